@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Installs every tool the tests and the local platform need, each pinned to a
+# version and cached by that version under ~/.cache/stepper/tools/<name>@<version>.
+# Symlinks in ~/.cache/stepper/bin point at the pinned builds; that folder is
+# what internal/testenv searches first. Re-running is cheap: a cached version
+# is never rebuilt.
+#
+#   bash .ci/tools.sh            install everything that is missing
+#   bash .ci/tools.sh NAME...    install only these (see the table below)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${STEPPER_CACHE:-$HOME/.cache/stepper}
+bin=$cache/bin
+mkdir -p "$bin" "$cache/tools"
+export GOFLAGS=-mod=mod GOTOOLCHAIN=local
+
+# name            version   how
+pins=(
+  "etcd            v3.6.16   gomod:testdata/tools/etcd"
+  "kube            v1.35.4   gomod:testdata/tools/kube"
+  "kwok            v0.8.0    goinstall:sigs.k8s.io/kwok/cmd/kwok"
+  "cosign          v3.1.3    goinstall:github.com/sigstore/cosign/v3/cmd/cosign"
+  "helm            v4.3.1    goinstall:helm.sh/helm/v4/cmd/helm"
+  "helm3           v3.22.0   goinstall:helm.sh/helm/v3/cmd/helm"
+  "staticcheck     v0.8.2    goinstall:honnef.co/go/tools/cmd/staticcheck"
+  "gitlab-ci-local 4.73.0    npm:gitlab-ci-local"
+  "debian          bookworm  apt:docker-registry groovy openjdk-17-jre-headless buildah podman runc rsync git"
+)
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+
+ldflags_for() { # name version
+  case $1 in
+    kube) echo "-s -w -X k8s.io/component-base/version.gitVersion=$2 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=35 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$2" ;;
+    cosign) echo "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$2" ;;
+    helm) echo "-s -w -X helm.sh/helm/v4/internal/version.version=$2 -X helm.sh/helm/v4/internal/version.gitTreeState=clean" ;;
+    helm3) echo "-s -w -X helm.sh/helm/v3/internal/version.version=$2 -X helm.sh/helm/v3/internal/version.gitTreeState=clean -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37" ;;
+    kwok) echo "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$2" ;;
+    *) echo "-s -w" ;;
+  esac
+}
+
+link() { # target linkname
+  ln -sfn "$1" "$bin/$2"
+}
+
+install_one() { # name version how
+  local name=$1 version=$2 how=$3 dir=$cache/tools/$1@$2
+  local kind=${how%%:*} what=${how#*:}
+  if [ -f "$dir/.done" ]; then
+    relink "$name" "$dir"
+    return
+  fi
+  log "installing $name $version ($kind); cached afterwards in $dir"
+  rm -rf "$dir"; mkdir -p "$dir/bin"
+  local start=$SECONDS
+  case $kind in
+    gomod)
+      (cd "$root/$what" && go build -trimpath -ldflags "$(ldflags_for "$name" "$version")" -o "$dir/bin/" $(go_targets "$name"))
+      ;;
+    goinstall)
+      GOBIN=$dir/bin go install -trimpath -ldflags "$(ldflags_for "$name" "$version")" "$what@$version"
+      ;;
+    npm)
+      npm install --silent --no-audit --no-fund --prefix "$dir" "$what@$version" >/dev/null
+      ln -sfn "$dir/node_modules/.bin/$what" "$dir/bin/$what"
+      command -v rsync >/dev/null || log "note: gitlab-ci-local needs rsync (installed by the debian entry)"
+      ;;
+    apt)
+      if [ "$(id -u)" != 0 ]; then log "not root: install these Debian packages yourself: $what"; return 1; fi
+      # shellcheck disable=SC2086
+      if ! dpkg -s $what >/dev/null 2>&1; then
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $what >/dev/null
+      fi
+      ;;
+  esac
+  touch "$dir/.done"
+  log "installed $name $version in $((SECONDS - start))s"
+  relink "$name" "$dir"
+}
+
+go_targets() {
+  case $1 in
+    kube) echo "k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler" ;;
+    *) echo "." ;;
+  esac
+}
+
+relink() { # name dir
+  case $1 in
+    helm3) link "$2/bin/helm" helm3 ;;
+    debian) ;;
+    *) for f in "$2"/bin/*; do [ -e "$f" ] && link "$f" "$(basename "$f")"; done ;;
+  esac
+}
+
+want=("$@")
+for row in "${pins[@]}"; do
+  read -r name version how <<<"$row"
+  if [ ${#want[@]} -gt 0 ]; then
+    case " ${want[*]} " in *" $name "*) ;; *) continue ;; esac
+  fi
+  install_one "$name" "$version" "$how"
+done

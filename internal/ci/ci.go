@@ -1,0 +1,100 @@
+// Package ci recognises the CI server a step runs under, from the standard
+// variables GitLab CI and Jenkins set, so that every result and audit record
+// says which commit, ref, pipeline and person a step acted for.
+package ci
+
+import (
+	"strings"
+)
+
+// Systems Detect recognises.
+const (
+	GitLab  = "gitlab"
+	Jenkins = "jenkins"
+	Local   = "local"
+)
+
+// Info is what the CI server says about the run. Empty fields are unknown.
+type Info struct {
+	System      string `json:"system"`
+	CommitSHA   string `json:"commitSha,omitempty"`
+	Ref         string `json:"ref,omitempty"`
+	PipelineURL string `json:"pipelineUrl,omitempty"` // GitLab pipeline or Jenkins build
+	JobURL      string `json:"jobUrl,omitempty"`
+	User        string `json:"user,omitempty"`    // who triggered the run
+	Project     string `json:"project,omitempty"` // GitLab project path or Jenkins job name
+	ProjectName string `json:"-"`                 // last element of Project; the default app name
+}
+
+// ShortSHA is the first 8 characters of the commit, GitLab's own short form.
+func (i Info) ShortSHA() string {
+	if len(i.CommitSHA) > 8 {
+		return i.CommitSHA[:8]
+	}
+	return i.CommitSHA
+}
+
+// SecretVariables are variables CI servers fill with credentials. Their values
+// are registered as secrets whatever the step does with them.
+var SecretVariables = []string{
+	"CI_JOB_TOKEN", "CI_REGISTRY_PASSWORD", "CI_DEPLOY_PASSWORD", "CI_DEPENDENCY_PROXY_PASSWORD",
+	"CI_BUILD_TOKEN", "CI_JOB_JWT", "CI_JOB_JWT_V2",
+	"GITLAB_TOKEN", "JENKINS_TOKEN", "JENKINS_API_TOKEN",
+	"COSIGN_PASSWORD", "COSIGN_PRIVATE_KEY",
+}
+
+// Detect reads environ (os.Environ form) and reports the CI system and run.
+func Detect(environ []string) Info {
+	env := toMap(environ)
+	var i Info
+	switch {
+	case env["GITLAB_CI"] == "true":
+		i = Info{
+			System:      GitLab,
+			CommitSHA:   env["CI_COMMIT_SHA"],
+			Ref:         first(env["CI_COMMIT_REF_NAME"], env["CI_COMMIT_TAG"], env["CI_COMMIT_BRANCH"]),
+			PipelineURL: env["CI_PIPELINE_URL"],
+			JobURL:      env["CI_JOB_URL"],
+			User:        first(env["GITLAB_USER_LOGIN"], env["GITLAB_USER_EMAIL"]),
+			Project:     env["CI_PROJECT_PATH"],
+			ProjectName: env["CI_PROJECT_NAME"],
+		}
+	case env["JENKINS_URL"] != "" || env["BUILD_URL"] != "" && env["JENKINS_HOME"] != "":
+		i = Info{
+			System:      Jenkins,
+			CommitSHA:   env["GIT_COMMIT"],
+			Ref:         first(env["BRANCH_NAME"], env["TAG_NAME"], strings.TrimPrefix(env["GIT_BRANCH"], "origin/")),
+			PipelineURL: env["BUILD_URL"],
+			JobURL:      env["BUILD_URL"],
+			// BUILD_USER_ID comes from the build-user-vars plugin; the
+			// promotion library also passes the approver as STEPPER_TRIGGERED_BY.
+			User:    first(env["BUILD_USER_ID"], env["STEPPER_TRIGGERED_BY"]),
+			Project: env["JOB_NAME"],
+		}
+	default:
+		i = Info{System: Local, User: first(env["USER"], env["LOGNAME"])}
+	}
+	if i.ProjectName == "" && i.Project != "" {
+		i.ProjectName = i.Project[strings.LastIndex(i.Project, "/")+1:]
+	}
+	return i
+}
+
+func toMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func first(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
