@@ -1,0 +1,163 @@
+package config
+
+import "github.com/stepper-cd/stepper/internal/secret"
+
+// The types in this file are stepper.yaml as Go values. Their yaml tags are
+// the key names; the check tags name the rule a value must satisfy (see
+// rules.go). The strict decoder, the STEPPER_* and --set overrides, Require
+// and WriteEffective all walk these same types, so a key added here is known
+// everywhere at once. REFERENCE.md documents every key; a test keeps the two
+// in step.
+
+// Config is the effective configuration of one run: the profile, stepper.yaml,
+// STEPPER_* variables and --set flags merged in that order.
+type Config struct {
+	// Profile names the built-in defaults the configuration starts from.
+	Profile string `yaml:"profile"`
+	// ChainName selects one of Chains; Chain() returns its environments.
+	ChainName string `yaml:"chain" check:"chainname"`
+	// Chains are named, ordered lists of environment names.
+	Chains map[string][]string `yaml:"chains" check:"name"`
+
+	Registry Registry `yaml:"registry"`
+	// BaseImages are the approved base images (repo, repo:tag or repo@digest).
+	BaseImages []string `yaml:"baseImages" check:"image"`
+	Signing    Signing  `yaml:"signing"`
+	GitLab     GitLab   `yaml:"gitlab"`
+	Jenkins    Jenkins  `yaml:"jenkins"`
+	// Environments are every environment any chain may name, in the order
+	// they were first defined (profile first).
+	Environments []*Environment `yaml:"environments" key:"name"`
+
+	file     string            // the stepper.yaml read, "" if none
+	chain    []*Environment    // the selected chain, in order
+	sources  map[string]origin // leaf key path -> where its value came from
+	pos      map[string]origin // any key path -> where it was written, for errors
+	warnings []string          // problems worth a word that do not stop the run
+	secrets  *secret.Set       // every secret seen while loading
+	setFlag  string            // the CLI's name for --set, for messages
+}
+
+// Registry is the OCI registry verbs push to and pull from.
+type Registry struct {
+	Host        string      `yaml:"host" check:"host"`
+	Project     string      `yaml:"project" check:"project"`
+	Insecure    bool        `yaml:"insecure"`
+	Credentials Credentials `yaml:"credentials"`
+}
+
+// Credentials log in to the registry: a username and password, or a Docker
+// config file. The password is always a reference, never the secret itself.
+type Credentials struct {
+	Username     SecretRef `yaml:"username" check:"userref"`
+	Password     SecretRef `yaml:"password" check:"secretref"`
+	DockerConfig FilePath  `yaml:"dockerConfig" check:"filepath"`
+}
+
+// Signing is how images are signed and which keys verification accepts.
+type Signing struct {
+	Key         SecretRef     `yaml:"key" check:"keyref"`
+	Password    SecretRef     `yaml:"password" check:"secretref"`
+	Format      SigningFormat `yaml:"format"`
+	PublicKeys  []PublicKey   `yaml:"publicKeys"`
+	RevokedKeys []string      `yaml:"revokedKeys" check:"keyid"`
+}
+
+// PublicKey is one key verification accepts, named so it can be revoked.
+type PublicKey struct {
+	ID   string   `yaml:"id" check:"keyid"`
+	Path FilePath `yaml:"path" check:"filepath"`
+}
+
+// GitLab is the GitLab instance that holds merge requests.
+type GitLab struct {
+	URL   string    `yaml:"url" check:"httpurl"`
+	Token SecretRef `yaml:"token" check:"secretref"`
+}
+
+// Jenkins is the Jenkins that runs promotion jobs.
+type Jenkins struct {
+	URL   string    `yaml:"url" check:"httpurl"`
+	User  SecretRef `yaml:"user" check:"userref"`
+	Token SecretRef `yaml:"token" check:"secretref"`
+}
+
+// Environment is one stage of the chain: where its desired state lives and
+// how a change lands there.
+type Environment struct {
+	Name         string       `yaml:"name" check:"name"`
+	DesiredState DesiredState `yaml:"desiredState"`
+	Land         Land         `yaml:"land"`
+	// Promoters may promote into this environment: "group:NAME" or
+	// "user:NAME". Empty means anyone who can run the job.
+	Promoters []string `yaml:"promoters" check:"principal"`
+	// TagPrefix is prepended to the tag an image carries in this
+	// environment, for image-automation controllers that filter by prefix.
+	TagPrefix string `yaml:"tagPrefix" check:"tagprefix"`
+
+	cfg *Config // for Check, which needs gitlab and jenkins
+}
+
+// DesiredState is the Git file (or directory) that describes what runs in
+// an environment.
+type DesiredState struct {
+	Repo   string      `yaml:"repo" check:"gitrepo"`
+	Branch string      `yaml:"branch" check:"branch"`
+	Path   string      `yaml:"path" check:"relpath"`
+	Format StateFormat `yaml:"format"`
+}
+
+// Land is how an edit of the desired state reaches the environment.
+type Land struct {
+	Via          LandVia           `yaml:"via"`
+	SourceBranch string            `yaml:"sourceBranch" check:"branch"`
+	TargetBranch string            `yaml:"targetBranch" check:"branch"`
+	Job          string            `yaml:"job" check:"job"`
+	Parameters   map[string]string `yaml:"parameters"`
+}
+
+// StateFormat is the kind of desired-state file.
+type StateFormat string
+
+// The desired-state formats.
+const (
+	Helmsman StateFormat = "helmsman" // Helmsman desired-state file (eHealth)
+	Helmfile StateFormat = "helmfile" // helmfile specs and a versions file
+	Flux     StateFormat = "flux"     // Flux HelmRelease manifests
+)
+
+func (StateFormat) allowed() []string {
+	return []string{string(Helmsman), string(Helmfile), string(Flux)}
+}
+
+// LandVia is the way a change lands.
+type LandVia string
+
+// The ways a change lands.
+const (
+	ViaCommit       LandVia = "commit"        // push a commit to desiredState.branch
+	ViaMergeRequest LandVia = "merge-request" // open a merge request into targetBranch
+	ViaJenkins      LandVia = "jenkins"       // run a parameterised Jenkins job
+)
+
+func (LandVia) allowed() []string {
+	return []string{string(ViaCommit), string(ViaMergeRequest), string(ViaJenkins)}
+}
+
+// SigningFormat is where a signature is stored in the registry.
+type SigningFormat string
+
+// The signature formats.
+const (
+	// SigTag stores the signature under the cosign sha256-<digest>.sig tag,
+	// which Harbor shows as signed.
+	SigTag SigningFormat = "sig-tag"
+	// Bundle stores an OCI 1.1 Sigstore bundle referrer; Harbor's UI has
+	// shown those as unsigned (goharbor/harbor#23013).
+	Bundle SigningFormat = "bundle"
+)
+
+func (SigningFormat) allowed() []string { return []string{string(SigTag), string(Bundle)} }
+
+// enum is a string type with a fixed set of values.
+type enum interface{ allowed() []string }
