@@ -48,6 +48,12 @@ link() { # target linkname
 install_one() { # name version how
   local name=$1 version=$2 how=$3 dir=$cache/tools/$1@$2
   local kind=${how%%:*} what=${how#*:}
+  # Debian packages are checked with dpkg every time: a cache folder can
+  # outlive the packages of a machine it was copied from.
+  if [ "$kind" = apt ]; then
+    install_apt "$what"
+    return
+  fi
   if [ -f "$dir/.done" ]; then
     relink "$name" "$dir"
     return
@@ -67,18 +73,20 @@ install_one() { # name version how
       ln -sfn "$dir/node_modules/.bin/$what" "$dir/bin/$what"
       command -v rsync >/dev/null || log "note: gitlab-ci-local needs rsync (installed by the debian entry)"
       ;;
-    apt)
-      if [ "$(id -u)" != 0 ]; then log "not root: install these Debian packages yourself: $what"; return 1; fi
-      # shellcheck disable=SC2086
-      if ! dpkg -s $what >/dev/null 2>&1; then
-        apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $what >/dev/null
-      fi
-      ;;
   esac
   touch "$dir/.done"
   log "installed $name $version in $((SECONDS - start))s"
   relink "$name" "$dir"
+}
+
+install_apt() { # packages
+  # shellcheck disable=SC2086
+  dpkg -s $1 >/dev/null 2>&1 && return
+  if [ "$(id -u)" != 0 ]; then log "not root: install these Debian packages yourself: $1"; return 1; fi
+  log "installing Debian packages: $1"
+  apt-get update -qq >/dev/null
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $1 >/dev/null
 }
 
 go_targets() {

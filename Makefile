@@ -1,0 +1,47 @@
+# stepper — see README.md. Every target works on a fresh machine: `make test`
+# installs the pinned tools it needs first (cached under ~/.cache/stepper).
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+GO        ?= go
+BIN       ?= bin/stepper
+TOOLS_BIN := $(HOME)/.cache/stepper/bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS   := -s -w -X github.com/stepper-cd/stepper/internal/cli.Version=$(VERSION) -X github.com/stepper-cd/stepper/internal/cli.Commit=$(COMMIT)
+# The whole suite runs against real components; on 2 cores give it room.
+TEST_TIMEOUT ?= 40m
+
+export PATH := $(TOOLS_BIN):$(PATH)
+export GOTOOLCHAIN := local
+# Debian's Groovy 2.4 (the Jenkins pipeline line) runs on Debian's OpenJDK 17.
+export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
+
+.PHONY: build test bench lint tools platform-up platform-down clean
+
+build: ## the stepper binary in bin/
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stepper
+
+tools: ## install every pinned tool the tests and the platform need
+	bash .ci/tools.sh
+
+test: tools ## all tests, against real components
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+bench: tools build ## benchmarks, with peer tools measured in the same run
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 30m ./...
+
+lint: tools ## go vet and staticcheck
+	$(GO) vet ./...
+	staticcheck ./...
+
+platform-up: tools ## start the local platform (registries, git, Kubernetes with kwok) in the background
+	$(GO) run ./internal/testenv/cmd/platform up
+
+platform-down: ## stop the local platform
+	$(GO) run ./internal/testenv/cmd/platform down
+
+clean:
+	rm -rf bin

@@ -1,0 +1,190 @@
+// Package cli is stepper's command-line grammar: one kong command struct per
+// verb, the global flags, and the lazy providers that build configuration and
+// clients only for the commands that use them. It turns errors into exit
+// codes and prints them masked; it holds no step logic of its own.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/rs/zerolog"
+
+	"github.com/stepper-cd/stepper/internal/ci"
+	"github.com/stepper-cd/stepper/internal/config"
+	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/logging"
+	"github.com/stepper-cd/stepper/internal/report"
+	"github.com/stepper-cd/stepper/internal/secret"
+)
+
+// CLI is the whole grammar.
+type CLI struct {
+	Globals
+
+	BuildSignPush BuildSignPushCmd `cmd:"" name:"build-sign-push" group:"verbs" help:"Build an image on an approved base, push it by digest and sign the digest."`
+	Validate      ValidateCmd      `cmd:"" group:"verbs" help:"Check an image, chart and desired-state entry against the platform's container rules."`
+	Deploy        DeployCmd        `cmd:"" group:"verbs" help:"Write a release into an environment's desired state and land it."`
+	SmokeTest     SmokeTestCmd     `cmd:"" name:"smoke-test" group:"verbs" help:"Prove a deployed release is healthy and record the evidence."`
+	Promote       PromoteCmd       `cmd:"" group:"verbs" help:"Carry a verified release to the next environment in the chain."`
+	Rollback      RollbackCmd      `cmd:"" group:"verbs" help:"Return an environment's app to an earlier release and hold it there."`
+	Config        ConfigCmd        `cmd:"" group:"tools" help:"Print the effective configuration or the configuration reference."`
+	Version       VersionCmd       `cmd:"" group:"tools" help:"Print stepper's version."`
+}
+
+// IO is what a run of the CLI reads and writes.
+type IO struct {
+	Args    []string
+	Environ []string
+	Stdout  io.Writer
+	Stderr  io.Writer
+}
+
+// Runtime is handed to every command's Run: the parsed globals and the
+// run-wide services. Commands fill Result; Main writes it out.
+type Runtime struct {
+	Globals *Globals
+	Log     zerolog.Logger
+	Secrets *secret.Set
+	CI      ci.Info
+	Environ []string
+	Stdout  io.Writer
+	Result  *report.Result
+}
+
+const description = `stepper carries a container release from a laptop to production on a
+GitOps-driven Kubernetes platform: build-sign-push, validate, deploy,
+smoke-test, promote and rollback, each run the same way from a GitLab CI
+template, a Jenkins promotion job or an engineer's shell.
+
+Every flag can also be set with an environment variable STEPPER_<FLAG>
+(for example STEPPER_LOG_LEVEL=debug). Exit codes: 0 success, 1 a check
+failed, 2 usage or configuration error, 3 infrastructure error, 130/143
+interrupted.`
+
+// Main runs one command line and returns the process exit code. It never
+// exits itself; main does.
+func Main(ctx context.Context, o IO) int {
+	secrets := secret.NewSet()
+	registerCISecrets(secrets, o.Environ)
+	var cli CLI
+	exitCode := -1
+	parser, err := kong.New(&cli,
+		kong.Name("stepper"),
+		kong.Description(description),
+		kong.DefaultEnvars("STEPPER"),
+		kong.Writers(o.Stdout, o.Stderr),
+		kong.Exit(func(code int) { exitCode = code }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, WrapUpperBound: 100}),
+		kong.ExplicitGroups([]kong.Group{
+			{Key: "verbs", Title: "Verbs (the steps of a release):"},
+			{Key: "tools", Title: "Tools:"},
+		}),
+	)
+	if err != nil { // the grammar itself is wrong: a programming error
+		fmt.Fprintf(o.Stderr, "stepper: internal error: %v\n", err)
+		return int(exit.Infra)
+	}
+	kctx, err := parser.Parse(o.Args)
+	if exitCode >= 0 { // --help printed and asked to exit
+		return exitCode
+	}
+	if err != nil {
+		return usageError(o.Stderr, secrets, kctx, parseContext(err), err)
+	}
+
+	log, err := logging.New(o.Stderr, logging.Options{Format: cli.LogFormat, Level: cli.LogLevel, Secrets: secrets})
+	if err != nil {
+		return usageError(o.Stderr, secrets, kctx, nil, err)
+	}
+	rt := &Runtime{
+		Globals: &cli.Globals,
+		Log:     log,
+		Secrets: secrets,
+		CI:      ci.Detect(o.Environ),
+		Environ: o.Environ,
+		Stdout:  o.Stdout,
+		Result:  &report.Result{Step: commandName(kctx), StartedAt: time.Now().UTC(), DryRun: cli.DryRun, Version: Version},
+	}
+	rt.Result.CI = rt.CI
+	ctx = logging.WithContext(ctx, log)
+
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	// Configuration is loaded only for commands that ask for it, so that
+	// `stepper version` works anywhere and never reads a file.
+	if err := kctx.BindSingletonProvider(func() (*config.Config, error) { return loadConfig(ctx, rt, parser) }); err != nil {
+		fmt.Fprintf(o.Stderr, "stepper: internal error: %v\n", err)
+		return int(exit.Infra)
+	}
+	runErr := kctx.Run(rt)
+	if runErr == nil && ctx.Err() != nil {
+		runErr = ctx.Err()
+	}
+	code := exitCodeFor(ctx, runErr)
+	finish(rt, runErr, code)
+	if runErr != nil {
+		printError(rt, runErr, code)
+	}
+	return code
+}
+
+// exitCodeFor classifies err; a run cut short by a signal exits with the
+// signal's conventional code whatever error the step returned.
+func exitCodeFor(ctx context.Context, err error) int {
+	if err == nil {
+		return 0
+	}
+	var sig signalCause
+	if errors.As(context.Cause(ctx), &sig) {
+		return sig.code()
+	}
+	return exit.Code(err)
+}
+
+func usageError(w io.Writer, secrets *secret.Set, kctx *kong.Context, pctx *kong.Context, err error) int {
+	if kctx == nil {
+		kctx = pctx
+	}
+	hint := "run 'stepper --help' for the commands and flags"
+	if kctx != nil && kctx.Selected() != nil {
+		hint = fmt.Sprintf("run 'stepper %s --help' for its flags and examples", kctx.Selected().Path())
+	}
+	fmt.Fprintf(w, "stepper: error: %s\n%s\n", secrets.Mask(err.Error()), hint)
+	return int(exit.Usage)
+}
+
+func parseContext(err error) *kong.Context {
+	var pe *kong.ParseError
+	if errors.As(err, &pe) {
+		return pe.Context
+	}
+	return nil
+}
+
+func commandName(kctx *kong.Context) string {
+	if kctx == nil || kctx.Selected() == nil {
+		return ""
+	}
+	return kctx.Selected().Path()
+}
+
+func printError(rt *Runtime, err error, code int) {
+	rt.Log.Error().Str(logging.Step, rt.Result.Step).Int("exitCode", code).
+		Str("class", exit.Class(code).String()).Msg(rt.Secrets.Mask(err.Error()))
+}
+
+func registerCISecrets(set *secret.Set, environ []string) {
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		for _, s := range ci.SecretVariables {
+			if name == s {
+				set.Add(value)
+			}
+		}
+	}
+}

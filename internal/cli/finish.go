@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/stepper-cd/stepper/internal/config"
+	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/logging"
+	"github.com/stepper-cd/stepper/internal/report"
+)
+
+func loadConfig(ctx context.Context, rt *Runtime, parser *kong.Kong) (*config.Config, error) {
+	path, explicit := rt.Globals.Config, true
+	if path == "" {
+		path, explicit = config.DefaultPath, false
+	}
+	cfg, err := config.Load(ctx, config.Options{
+		Path:         path,
+		PathExplicit: explicit,
+		Profile:      rt.Globals.Profile,
+		Environ:      rt.Environ,
+		IgnoreEnv:    flagEnvNames(parser.Model.Node),
+		Sets:         rt.Globals.ConfigSet,
+		Secrets:      rt.Secrets,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings() {
+		rt.Log.Warn().Msg(w)
+	}
+	return cfg, nil
+}
+
+// flagEnvNames lists the STEPPER_* variables that set flags, so that the
+// configuration loader does not mistake them for configuration keys.
+func flagEnvNames(n *kong.Node) []string {
+	var names []string
+	for _, f := range n.Flags {
+		names = append(names, f.Envs...)
+	}
+	for _, c := range n.Children {
+		names = append(names, flagEnvNames(c)...)
+	}
+	return names
+}
+
+// finish completes the result with the outcome and writes every output the
+// flags asked for. It runs on failure too: a failed step's result file is
+// the evidence of what failed.
+func finish(rt *Runtime, runErr error, code int) {
+	r := rt.Result
+	r.ExitCode = code
+	r.Duration = report.Seconds(time.Since(r.StartedAt))
+	switch {
+	case runErr == nil:
+		if r.Status == "" {
+			r.Status = report.Succeeded
+		}
+	case code == int(exit.Failed):
+		r.Status = report.Failed
+	case code == int(exit.Interrupted) || code == int(exit.Terminated):
+		r.Status = report.Interrupted
+	default:
+		r.Status = report.Errored
+	}
+	if runErr != nil {
+		r.Error = rt.Secrets.Mask(runErr.Error())
+	}
+	write := func(kind, path string, fn func(string, *report.Result) error) {
+		if path == "" {
+			return
+		}
+		if err := fn(path, r); err != nil {
+			rt.Log.Error().Err(err).Str("file", path).Msgf("writing the %s failed", kind)
+		}
+	}
+	write("result file", rt.Globals.Result, func(p string, r *report.Result) error { return report.WriteJSON(p, r, rt.Secrets) })
+	write("dotenv file", rt.Globals.Dotenv, func(p string, r *report.Result) error { return report.WriteDotenv(p, r, rt.Secrets) })
+	write("JUnit file", rt.Globals.Junit, func(p string, r *report.Result) error { return report.WriteJUnit(p, r, rt.Secrets) })
+	rt.Log.Debug().Str(logging.Step, r.Step).Str(logging.Env, r.Env).Str(logging.App, r.App).
+		Dur(logging.Duration, time.Duration(r.Duration)).Str("status", string(r.Status)).Msg("step finished")
+}
+
+// printJSON writes v as indented JSON on stdout, masked.
+func printJSON(rt *Runtime, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode output: %w", err)
+	}
+	_, err = fmt.Fprintln(rt.Stdout, rt.Secrets.Mask(string(b)))
+	return err
+}

@@ -1,0 +1,36 @@
+package cli
+
+import (
+	"github.com/stepper-cd/stepper/internal/config"
+	"github.com/stepper-cd/stepper/internal/exit"
+)
+
+// resolveApp fills an empty --app from the CI project name and records it.
+func (rt *Runtime) resolveApp(app *string) error {
+	if *app == "" {
+		*app = rt.CI.ProjectName
+	}
+	if *app == "" {
+		return exit.Usagef("no app given: pass --app NAME (or STEPPER_APP); outside CI there is no project name to default to")
+	}
+	rt.Result.App = *app
+	return nil
+}
+
+// resolveEnv looks name up in the configured chain and records it. An unknown
+// name is a usage error that lists the chain.
+func (rt *Runtime) resolveEnv(cfg *config.Config, name string) (*config.Environment, error) {
+	env, err := cfg.Environment(name)
+	if err != nil {
+		return nil, err
+	}
+	rt.Result.Env = env.Name
+	return env, nil
+}
+
+// notBuilt is what a verb returns once its inputs and configuration have been
+// checked, while the step itself is not yet part of this build. It is an
+// error, never a silent success: a pipeline must not go green on it.
+func notBuilt(verb string) error {
+	return exit.Usagef("the %s step is not part of this build of stepper yet; its command line and configuration were checked and are valid", verb)
+}
