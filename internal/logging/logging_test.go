@@ -23,7 +23,7 @@ func TestJSONFieldsAndMasking(t *testing.T) {
 	}
 	log.Info().Str(Step, "deploy").Str(Env, "exttest").Str(App, "api").
 		Str("url", "https://oauth2:"+canary+"@gitlab.example/dsf.git").
-		Err(errors.New("push refused for token "+canary)).Msg("pushed")
+		Err(errors.New("push refused for token " + canary)).Msg("pushed")
 	out := buf.String()
 	if strings.Contains(out, canary) {
 		t.Fatalf("secret leaked into log: %s", out)
