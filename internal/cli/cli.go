@@ -130,6 +130,11 @@ func Main(ctx context.Context, o IO) int {
 	if runErr != nil {
 		printError(rt, runErr, code)
 	}
+	if isVerb(kctx) {
+		if err := printResult(rt); err != nil {
+			rt.Log.Error().Err(err).Msg("printing the result failed")
+		}
+	}
 	return code
 }
 
@@ -164,6 +169,13 @@ func parseContext(err error) *kong.Context {
 		return pe.Context
 	}
 	return nil
+}
+
+// isVerb reports whether the selected command is one of the release steps,
+// whose outcome goes to stdout as the step's result.
+func isVerb(kctx *kong.Context) bool {
+	sel := kctx.Selected()
+	return sel != nil && sel.Group != nil && sel.Group.Key == "verbs"
 }
 
 func commandName(kctx *kong.Context) string {

@@ -226,3 +226,19 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		t.Errorf("STEPPER_OUTPUT=json ignored: %s", r.stdout)
 	}
 }
+
+func TestVerbPrintsItsResult(t *testing.T) {
+	cfg := writeConfig(t, shopConfig)
+	r := runCLI(t, nil, "--config", cfg, "-o", "json", "smoke-test", "--env", "staging", "--app", "api")
+	var res report.Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("stdout is not the result as JSON: %v\n%s", err, r.stdout)
+	}
+	if res.Step != "smoke-test" || res.Env != "staging" || res.ExitCode != r.code {
+		t.Errorf("result = %+v", res)
+	}
+	r = runCLI(t, nil, "--config", cfg, "smoke-test", "--env", "staging", "--app", "api")
+	if !strings.HasPrefix(r.stdout, "smoke-test staging/api: error") {
+		t.Errorf("text summary = %q", r.stdout)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -95,4 +96,43 @@ func printJSON(rt *Runtime, v any) error {
 	}
 	_, err = fmt.Fprintln(rt.Stdout, rt.Secrets.Mask(string(b)))
 	return err
+}
+
+// printResult writes the step's outcome to stdout: the whole result as JSON
+// with --output json, otherwise a short summary for people.
+func printResult(rt *Runtime) error {
+	r := rt.Result
+	if rt.Globals.Output == "json" {
+		return printJSON(rt, r)
+	}
+	var b strings.Builder
+	target := r.Env
+	if r.App != "" {
+		target = strings.Trim(r.Env+"/"+r.App, "/")
+	}
+	fmt.Fprintf(&b, "%s %s: %s in %.1fs", r.Step, target, r.Status, time.Duration(r.Duration).Seconds())
+	if r.DryRun {
+		b.WriteString(" (dry run)")
+	}
+	b.WriteString("\n")
+	for _, kv := range [][2]string{{"image", r.Image}, {"digest", r.Digest}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, "  %-7s %s\n", kv[0], kv[1])
+		}
+	}
+	for _, c := range r.Checks {
+		mark := map[report.Status]string{report.Succeeded: "ok  ", report.Failed: "FAIL", report.Skipped: "skip"}[c.Status]
+		fmt.Fprintf(&b, "  %s %s", mark, c.Name)
+		if c.Message != "" && c.Status != report.Succeeded {
+			fmt.Fprintf(&b, ": %s", firstLine(c.Message))
+		}
+		b.WriteString("\n")
+	}
+	_, err := fmt.Fprint(rt.Stdout, rt.Secrets.Mask(b.String()))
+	return err
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
