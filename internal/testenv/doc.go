@@ -1,0 +1,14 @@
+// Package testenv runs the local test platform: real components bound to
+// 127.0.0.1 that tests and the demo talk to instead of mocks.
+//
+// The platform is made of a registry without the OCI referrers API (Debian's
+// docker-registry 2.8, as many Harbor installs behave), a registry with it
+// (go-containerregistry's in-memory registry), a git server for desired-state
+// repositories (git http-backend plus file:// URLs), and a Kubernetes control
+// plane without a container runtime (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler and kwok simulating nodes and pods).
+//
+// The binaries come from .ci/tools.sh; [Tool] finds them. Every child process
+// runs in its own process group and dies with its parent, so nothing outlives
+// a test run.
+package testenv
