@@ -30,10 +30,7 @@ Examples:
 
 // Run runs the step.
 func (c *DeployCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config) error {
-	if _, err := rt.resolveEnv(cfg, c.Env); err != nil {
-		return err
-	}
-	if err := rt.resolveApp(&c.App); err != nil {
+	if err := rt.resolveTarget(cfg, c.Env, &c.App); err != nil {
 		return err
 	}
 	return notBuilt("deploy")

@@ -28,6 +28,14 @@ func (rt *Runtime) resolveEnv(cfg *config.Config, name string) (*config.Environm
 	return env, nil
 }
 
+// resolveTarget resolves the environment and app a verb acts on.
+func (rt *Runtime) resolveTarget(cfg *config.Config, env string, app *string) error {
+	if _, err := rt.resolveEnv(cfg, env); err != nil {
+		return err
+	}
+	return rt.resolveApp(app)
+}
+
 // notBuilt is what a verb returns once its inputs and configuration have been
 // checked, while the step itself is not yet part of this build. It is an
 // error, never a silent success: a pipeline must not go green on it.
