@@ -25,7 +25,7 @@ pins=(
   "helm3           v3.22.0   goinstall:helm.sh/helm/v3/cmd/helm"
   "staticcheck     v0.8.2    goinstall:honnef.co/go/tools/cmd/staticcheck"
   "gitlab-ci-local 4.73.0    npm:gitlab-ci-local"
-  "debian          bookworm  apt:docker-registry groovy openjdk-17-jre-headless buildah podman runc rsync git"
+  "debian          bookworm  apt:docker-registry groovy openjdk-17-jre-headless buildah podman runc rsync git time"
 )
 
 log() { printf '[tools] %s\n' "$*" >&2; }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,18 +57,26 @@ func BenchmarkStartup(b *testing.B) {
 	b.ReportMetric(0, "ns/op") // per-op time covers three tools; the metrics above are the figures
 }
 
-// run executes argv once and returns its wall time and peak RSS in KiB.
+// run executes argv once under GNU time (Debian package time) and returns its wall time and peak
+// RSS in KiB. The peak comes from GNU time, not from this process's wait4: a
+// child forked from the (large) test binary shares its memory until exec,
+// and Linux counts that in the child's maxrss.
 func run(b *testing.B, argv []string) (time.Duration, int64) {
 	b.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
+	rssFile := filepath.Join(b.TempDir(), "rss")
+	cmd := exec.Command(testenv.RequireTool(b, "time"), append([]string{"-f", "%M", "-o", rssFile}, argv...)...)
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("%v: %v\n%s", argv, err, out)
 	}
 	d := time.Since(start)
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss // KiB on Linux
+	raw, err := os.ReadFile(rssFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rss, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
+	if err != nil {
+		b.Fatalf("GNU time wrote %q: %v", raw, err)
 	}
 	return d, rss
 }
