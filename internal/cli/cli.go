@@ -121,6 +121,12 @@ func Main(ctx context.Context, o IO) int {
 		fmt.Fprintf(o.Stderr, "stepper: internal error: %v\n", err)
 		return int(exit.Infra)
 	}
+	if isVerb(kctx) {
+		// The audit record of who ran what, for which commit, from where.
+		log.Info().Str(logging.Step, rt.Result.Step).Str("ci", rt.CI.System).Str("commit", rt.CI.CommitSHA).
+			Str("ref", rt.CI.Ref).Str("user", rt.CI.User).Str("project", rt.CI.Project).
+			Str("pipeline", rt.CI.PipelineURL).Bool("dryRun", cli.DryRun).Str("version", Version).Msg("step started")
+	}
 	runErr := kctx.Run(rt)
 	if runErr == nil && ctx.Err() != nil {
 		runErr = ctx.Err()

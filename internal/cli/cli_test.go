@@ -180,6 +180,9 @@ func TestResultFilesOnFailureAreMaskedAndAudited(t *testing.T) {
 	if r.code == 0 {
 		t.Fatalf("deploy succeeded without a deploy step: %+v", r)
 	}
+	if !strings.Contains(r.stderr, `"message":"step started"`) || !strings.Contains(r.stderr, `"user":"alice"`) {
+		t.Errorf("no audit log line with the CI user:\n%s", r.stderr)
+	}
 	for name, text := range map[string]string{"stdout": r.stdout, "stderr": r.stderr} {
 		if strings.Contains(text, canary) {
 			t.Errorf("%s leaked the secret:\n%s", name, text)
