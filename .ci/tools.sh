@@ -23,6 +23,8 @@ pins=(
   "cosign          v3.1.3    goinstall:github.com/sigstore/cosign/v3/cmd/cosign"
   "helm            v4.3.1    goinstall:helm.sh/helm/v4/cmd/helm"
   "helm3           v3.22.0   goinstall:helm.sh/helm/v3/cmd/helm"
+  "helmfile        v1.8.0    gomod:testdata/tools/helmfile"
+  "fluxcrd         v1.6.0    crdgen:testdata/tools/fluxcrd"
   "staticcheck     v0.8.2    goinstall:honnef.co/go/tools/cmd/staticcheck"
   "gitlab-ci-local 4.73.0    npm:gitlab-ci-local"
   "debian          bookworm  apt:docker-registry groovy openjdk-17-jre-headless buildah podman runc rsync git time"
@@ -37,6 +39,7 @@ ldflags_for() { # name version
     helm) echo "-s -w -X helm.sh/helm/v4/internal/version.version=$2 -X helm.sh/helm/v4/internal/version.gitTreeState=clean" ;;
     helm3) echo "-s -w -X helm.sh/helm/v3/internal/version.version=$2 -X helm.sh/helm/v3/internal/version.gitTreeState=clean -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37" ;;
     kwok) echo "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$2" ;;
+    helmfile) echo "-s -w -X go.szostok.io/version.version=$2" ;;
     *) echo "-s -w" ;;
   esac
 }
@@ -65,6 +68,13 @@ install_one() { # name version how
     gomod)
       (cd "$root/$what" && go build -trimpath -ldflags "$(ldflags_for "$name" "$version")" -o "$dir/bin/" $(go_targets "$name"))
       ;;
+    crdgen)
+      # Flux publishes its CRD YAML only in its repository; generate it from
+      # the pinned API types the way Flux's build does. The result lands in
+      # $dir/crds, where internal/testenv finds it.
+      (cd "$root/$what" && go build -trimpath -o "$dir/bin/" sigs.k8s.io/controller-tools/cmd/controller-gen &&
+        "$dir/bin/controller-gen" crd:crdVersions=v1 paths=github.com/fluxcd/helm-controller/api/v2 output:crd:dir="$dir/crds")
+      ;;
     goinstall)
       GOBIN=$dir/bin go install -trimpath -ldflags "$(ldflags_for "$name" "$version")" "$what@$version"
       ;;
@@ -92,6 +102,7 @@ install_apt() { # packages
 go_targets() {
   case $1 in
     kube) echo "k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler" ;;
+    helmfile) echo "github.com/helmfile/helmfile" ;;
     *) echo "." ;;
   esac
 }
@@ -99,6 +110,7 @@ go_targets() {
 relink() { # name dir
   case $1 in
     helm3) link "$2/bin/helm" helm3 ;;
+    fluxcrd) ln -sfn "$2/crds" "$cache/crds-flux" ;;
     debian) ;;
     *) for f in "$2"/bin/*; do [ -e "$f" ] && link "$f" "$(basename "$f")"; done ;;
   esac

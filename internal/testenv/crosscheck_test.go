@@ -126,3 +126,25 @@ func TestBuildahBuildsPushesAndPodmanRuns(t *testing.T) {
 		t.Errorf("podman run output:\n%s", out)
 	}
 }
+
+// helmfile lists and templates a government-platform style layout (per
+// environment values and a versions file) with helm v4 on PATH: the check
+// edited helmfile layouts must pass.
+func TestHelmfileListsAndTemplates(t *testing.T) {
+	helmfile := testenv.RequireTool(t, "helmfile")
+	helm := testenv.RequireTool(t, "helm")
+	dir, err := filepath.Abs(filepath.Join("testdata", "helmfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=" + filepath.Dir(helm) + ":" + os.Getenv("PATH"), "HELM_CACHE_HOME=" + t.TempDir(),
+		"HELM_CONFIG_HOME=" + t.TempDir(), "HELM_DATA_HOME=" + t.TempDir()}
+	out := runTool(t, dir, env, helmfile, "--file", "helmfile.yaml.gotmpl", "--environment", "prod", "list")
+	if !strings.Contains(out, "api") {
+		t.Errorf("helmfile list:\n%s", out)
+	}
+	out = runTool(t, dir, env, helmfile, "--file", "helmfile.yaml.gotmpl", "--environment", "prod", "template", "--skip-deps")
+	if !strings.Contains(out, `image: "registry.example/api:1.4.1"`) || !strings.Contains(out, "replicas: 3") {
+		t.Errorf("helmfile template did not use prod's versions and values:\n%s", out)
+	}
+}
