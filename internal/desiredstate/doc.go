@@ -1,0 +1,30 @@
+// Package desiredstate reads and edits the files that say what runs where:
+// Helmsman desired-state files (YAML and TOML) today, helmfile and Flux
+// HelmRelease manifests later, all behind one Document interface.
+//
+// Every edit is surgical. A file is never re-serialised: the parser finds the
+// byte span of the value to change and the original bytes are spliced, so
+// comments, key order, indentation, quoting and blank lines survive and a
+// reviewer sees only the lines that changed. After every edit the result is
+// parsed again and refused unless the app reads back as intended and every
+// other app reads exactly as before.
+//
+// The rooms:
+//
+//   - model.go, image.go, semver.go, keys.go: the app model, image and
+//     chart-version rules, and Keys, the mapping from the model onto a
+//     platform's Helm values keys.
+//   - document.go: the Document interface, Open, Load and options.
+//   - helmsman.go, edit.go: the Helmsman DSF document, shared by YAML and
+//     TOML; edit.go plans, applies and verifies edits.
+//   - tree.go: the neutral tree of apps and value spans a syntax produces.
+//   - yaml_scan.go, toml_scan.go: byte spans and quoting for YAML and TOML,
+//     with nothing Helmsman-specific, for helmfile and Flux to reuse.
+//   - yaml.go, toml.go: where Helmsman keeps apps in each syntax, and how
+//     to insert and remove keys there.
+//   - ops.go: copy a release between environments, diff them, revert one
+//     app's change, all on the Document interface alone.
+//   - write.go: atomic file replacement.
+//
+// A Document is not safe for concurrent use.
+package desiredstate

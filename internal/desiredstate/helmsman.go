@@ -1,0 +1,217 @@
+package desiredstate
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// helmsmanDoc is a Helmsman desired-state file. YAML and TOML differ only
+// in their syntax; the meaning of apps, set and setString is shared here.
+type helmsmanDoc struct {
+	format Format
+	syn    syntax
+	file   string
+	src    []byte
+	t      *tree
+	opt    options
+}
+
+func openHelmsman(format Format, file string, src []byte, o options) (*helmsmanDoc, error) {
+	if len(src) > o.limits.maxBytes {
+		return nil, tooLarge(file, len(src), o.limits.maxBytes)
+	}
+	var syn syntax = yamlSyntax{}
+	if format == HelmsmanTOML {
+		syn = tomlSyntax{}
+	}
+	t, err := syn.parse(file, src, o.limits)
+	if err != nil {
+		return nil, err
+	}
+	return &helmsmanDoc{format: format, syn: syn, file: file, src: src, t: t, opt: o}, nil
+}
+
+func (d *helmsmanDoc) Format() Format { return d.format }
+
+func (d *helmsmanDoc) Files() map[string][]byte { return map[string][]byte{d.file: d.src} }
+
+func (d *helmsmanDoc) Apps() ([]App, error) {
+	apps := make([]App, 0, len(d.t.order))
+	var errs []error
+	for _, name := range d.t.order {
+		a, err := d.toApp(d.t.apps[name])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		apps = append(apps, a)
+	}
+	return apps, joinErrors(errs)
+}
+
+func (d *helmsmanDoc) App(name string) (App, error) {
+	raw, err := d.raw(name)
+	if err != nil {
+		return App{}, err
+	}
+	return d.toApp(raw)
+}
+
+func (d *helmsmanDoc) raw(name string) (*rawApp, error) {
+	if a := d.t.apps[name]; a != nil {
+		return a, nil
+	}
+	e := &Error{File: d.file, Msg: fmt.Sprintf("app %q is not in the desired state", name), Err: ErrAppNotFound,
+		Hint: "add it under apps"}
+	if near := nearest(name, d.t.order); near != "" {
+		e.Hint = fmt.Sprintf("did you mean %q?", near)
+	}
+	return nil, e
+}
+
+func (d *helmsmanDoc) toApp(r *rawApp) (App, error) {
+	if err := checkFields(r); err != nil {
+		return App{}, err
+	}
+	str := func(f string) string {
+		if s := r.fields[f]; s != nil {
+			return s.value
+		}
+		return ""
+	}
+	a := App{Name: r.name, Namespace: str("namespace"), Enabled: str("enabled") == "true",
+		ChartVersion: str("version"), Protected: str("protected") == "true", Pos: r.pos,
+		Set: mapValues(r.maps["set"]), SetString: mapValues(r.maps["setString"])}
+	if chart := str("chart"); chart != "" {
+		if i := strings.LastIndexByte(chart, '/'); i >= 0 {
+			a.Chart = Chart{Repo: chart[:i], Name: chart[i+1:]}
+		} else {
+			a.Chart = Chart{Name: chart}
+		}
+	}
+	if s := r.fields["valuesFile"]; s != nil && s.value != "" {
+		a.ValuesFiles = append(a.ValuesFiles, s.value)
+	}
+	for _, s := range r.lists["valuesFiles"] {
+		a.ValuesFiles = append(a.ValuesFiles, s.value)
+	}
+	if s := r.fields["version"]; s != nil && !isEnvRef(s.value) && !validChartVersion(s.value) {
+		return App{}, errorAt(s.pos, "Helm chart versions are SemVer, e.g. 1.4.2", "app %q: chart version %q is not semver", r.name, s.value)
+	}
+	if s := r.fields["priority"]; s != nil {
+		p, err := strconv.Atoi(s.value)
+		if err != nil {
+			return App{}, errorAt(s.pos, "priority is a whole number, 0 or below", "app %q: priority %q is not a number", r.name, s.value)
+		}
+		a.Priority = p
+	}
+	values := a.Values()
+	k := d.opt.keys
+	a.Image = Image{Repository: values[k.ImageRepository], Tag: values[k.ImageTag], Digest: values[k.ImageDigest]}
+	if !a.Image.IsZero() {
+		if err := a.Image.Validate(); err != nil {
+			where := r.pos
+			for _, key := range []string{k.ImageDigest, k.ImageTag, k.ImageRepository} {
+				if s := valueScalar(r, key); s != nil {
+					where = s.pos
+					break
+				}
+			}
+			return App{}, errorAt(where, "", "app %q: %v", r.name, err)
+		}
+	}
+	a.Config = k.config(values)
+	return a, nil
+}
+
+func mapValues(m *rawMap) map[string]string {
+	out := map[string]string{}
+	if m == nil {
+		return out
+	}
+	for k, s := range m.entries {
+		out[k] = s.value
+	}
+	return out
+}
+
+// valueScalar finds a values key the way Helm resolves it: setString wins.
+func valueScalar(r *rawApp, key string) *scalar {
+	for _, name := range []string{"setString", "set"} {
+		if m := r.maps[name]; m != nil && m.entries[key] != nil {
+			return m.entries[key]
+		}
+	}
+	return nil
+}
+
+func (d *helmsmanDoc) SetChartVersion(app, version string) (bool, error) {
+	if !validChartVersion(version) && !isEnvRef(version) {
+		return false, fmt.Errorf("set chart version of %s: %q is not semver (e.g. 1.4.2)", app, version)
+	}
+	return d.edit(app, []change{{field: "version", value: version}})
+}
+
+func (d *helmsmanDoc) SetImage(app string, img Image) (bool, error) {
+	if err := img.Validate(); err != nil {
+		return false, fmt.Errorf("set image of %s: %w", app, err)
+	}
+	raw, err := d.raw(app)
+	if err != nil {
+		return false, err
+	}
+	k := d.opt.keys
+	var changes []change
+	if img.Repository != "" {
+		changes = append(changes, change{key: k.ImageRepository, value: img.Repository})
+	}
+	// Repository, tag, digest: the order they read best in when inserted.
+	for _, c := range []change{{key: k.ImageTag, value: img.Tag}, {key: k.ImageDigest, value: img.Digest}} {
+		if c.value != "" || valueScalar(raw, c.key) != nil {
+			changes = append(changes, c)
+		}
+	}
+	return d.edit(app, changes)
+}
+
+func (d *helmsmanDoc) SetValues(app string, values map[string]string) (bool, error) {
+	changes := make([]change, 0, len(values))
+	for _, k := range sortedKeys(values) {
+		if k == "" {
+			return false, fmt.Errorf("set values of %s: empty key", app)
+		}
+		changes = append(changes, change{key: k, value: values[k]})
+	}
+	return d.edit(app, changes)
+}
+
+func (d *helmsmanDoc) UnsetValues(app string, keys ...string) (bool, error) {
+	changes := make([]change, 0, len(keys))
+	for _, k := range keys {
+		changes = append(changes, change{key: k, unset: true})
+	}
+	return d.edit(app, changes)
+}
+
+func joinErrors(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return &multiError{errs: errs, msg: strings.Join(msgs, "\n")}
+}
+
+type multiError struct {
+	errs []error
+	msg  string
+}
+
+func (m *multiError) Error() string   { return m.msg }
+func (m *multiError) Unwrap() []error { return m.errs }
