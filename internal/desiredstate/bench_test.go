@@ -79,3 +79,53 @@ func TestGeneratedDSFParses(t *testing.T) {
 		}
 	}
 }
+
+// generatedFlux writes n HelmReleases as one multi-document file, each with
+// image-automation setter comments.
+func generatedFlux(n int) []byte {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: app-%03d\n  namespace: shop\nspec:\n  interval: 5m\n", i)
+		fmt.Fprintf(&b, "  chart:\n    spec:\n      chart: service\n      version: \"1.%d.0\"\n      sourceRef:\n        kind: HelmRepository\n        name: shop-charts\n", i)
+		fmt.Fprintf(&b, "  values:\n    image:\n      repository: docker.io/shop/app-%03d # {\"$imagepolicy\": \"flux-system:app-%03d:name\"}\n      tag: master-%07x # {\"$imagepolicy\": \"flux-system:app-%03d:tag\"}\n", i, i, i, i)
+		fmt.Fprintf(&b, "    replicaCount: 3\n    env:\n      DB_HOST: db-%d.shop.svc\n    ingress:\n      host: app-%d.shop.example\n", i, i)
+	}
+	return []byte(b.String())
+}
+
+func BenchmarkParse500Flux(b *testing.B) {
+	src := generatedFlux(500)
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := Open(Flux, map[string][]byte{"releases.yaml": src})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if apps, err := d.Apps(); err != nil || len(apps) != 500 {
+			b.Fatal(len(apps), err)
+		}
+	}
+}
+
+// BenchmarkEdit500Flux is benchEdit for 500 HelmReleases in one file.
+func BenchmarkEdit500Flux(b *testing.B) {
+	d, err := Open(Flux, map[string][]byte{"releases.yaml": generatedFlux(500)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := d.SetImage("app-250", Image{Repository: "docker.io/shop/app-250", Tag: "master-1", Digest: digestA}); err != nil {
+		b.Fatal(err)
+	}
+	tags := []string{"master-2", "master-3"}
+	digests := []string{digestA, digestB}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		changed, err := d.SetImage("app-250", Image{Repository: "docker.io/shop/app-250", Tag: tags[i%2], Digest: digests[i%2]})
+		if err != nil || !changed {
+			b.Fatal(changed, err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 // Package desiredstate reads and edits the files that say what runs where:
-// Helmsman desired-state files (YAML and TOML) today, helmfile and Flux
-// HelmRelease manifests later, all behind one Document interface.
+// Helmsman desired-state files (YAML and TOML), Flux HelmRelease manifests
+// and helmfile layouts, all behind one Document interface, so promotion,
+// diff and revert (ops.go) work on every format unchanged.
 //
 // Every edit is surgical. A file is never re-serialised: the parser finds the
 // byte span of the value to change and the original bytes are spliced, so
@@ -19,7 +20,18 @@
 //     TOML; edit.go plans, applies and verifies edits.
 //   - tree.go: the neutral tree of apps and value spans a syntax produces.
 //   - yaml_scan.go, toml_scan.go: byte spans and quoting for YAML and TOML,
-//     with nothing Helmsman-specific, for helmfile and Flux to reuse.
+//     with nothing format-specific.
+//   - nested.go: the document for formats whose values are nested YAML
+//     spread over several files (Flux, helmfile): a layout says where each
+//     app's chart version and values live; nested.go edits them there and
+//     verifies the result the way edit.go does.
+//   - yaml_nested.go: multi-document YAML files, nested values read as
+//     dotted keys, and setting or removing one by path; Go template
+//     actions masked out of .gotmpl files.
+//   - flux.go: where a HelmRelease keeps name, chart, version and values.
+//   - helmfile.go: one environment of a helmfile layout: releases, the
+//     environment's values and versions file, and which recognised
+//     template references lead from a release into the versions file.
 //   - yaml.go, toml.go: where Helmsman keeps apps in each syntax, and how
 //     to insert and remove keys there.
 //   - ops.go: copy a release between environments, diff them, revert one

@@ -1,6 +1,7 @@
 package desiredstate
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,13 +9,18 @@ import (
 	"strings"
 )
 
-// Format names a kind of desired state. helmfile and Flux will be added as
-// further formats behind the same Document interface.
+// Format names a kind of desired state.
 type Format string
 
 const (
 	HelmsmanYAML Format = "helmsman-yaml"
 	HelmsmanTOML Format = "helmsman-toml"
+	// Flux is Flux HelmRelease manifests: any number of files, each of
+	// any number of YAML documents.
+	Flux Format = "flux"
+	// Helmfile is one environment of a helmfile layout: the helmfile plus
+	// that environment's values and versions files.
+	Helmfile Format = "helmfile"
 )
 
 // Document is one environment's desired state, possibly spread over several
@@ -46,6 +52,7 @@ type Option func(*options)
 type options struct {
 	keys   Keys
 	limits limits
+	env    string
 }
 
 // WithKeys sets the values keys that carry image and configuration.
@@ -53,6 +60,11 @@ func WithKeys(k Keys) Option { return func(o *options) { o.keys = k } }
 
 // WithMaxBytes caps the size of one file; the default is 4 MiB.
 func WithMaxBytes(n int) Option { return func(o *options) { o.limits.maxBytes = n } }
+
+// WithEnvironment names the helmfile environment a Helmfile document is
+// of; without it, the environment is the only one whose values files were
+// all opened.
+func WithEnvironment(name string) Option { return func(o *options) { o.env = name } }
 
 func newOptions(opts []Option) options {
 	o := options{keys: DefaultKeys(), limits: defaultLimits()}
@@ -62,18 +74,19 @@ func newOptions(opts []Option) options {
 	return o
 }
 
-// Open reads a document of the given format from its files' contents. An
-// empty format is detected from the file name.
+// Open reads a document of the given format from its files' contents,
+// keyed by name (helmfile resolves its values paths against these names,
+// relative to the helmfile's). An empty format is detected: one .toml file
+// is Helmsman TOML; a set holding a helmfile is Helmfile; YAML holding a
+// HelmRelease is Flux; one other YAML file is Helmsman YAML.
 func Open(format Format, files map[string][]byte, opts ...Option) (Document, error) {
 	o := newOptions(opts)
-	if format == "" && len(files) == 1 {
-		for name := range files {
-			f, err := DetectFormat(name)
-			if err != nil {
-				return nil, err
-			}
-			format = f
+	if format == "" {
+		f, err := detect(files)
+		if err != nil {
+			return nil, err
 		}
+		format = f
 	}
 	switch format {
 	case HelmsmanYAML, HelmsmanTOML:
@@ -83,30 +96,114 @@ func Open(format Format, files map[string][]byte, opts ...Option) (Document, err
 		for name, src := range files {
 			return asDocument(openHelmsman(format, name, src, o))
 		}
+	case Flux:
+		return asNested(openNested(Flux, fluxLayout{}, files, o))
+	case Helmfile:
+		return asNested(openNested(Helmfile, helmfileLayout{env: o.env}, files, o))
 	}
-	return nil, fmt.Errorf("unknown desired-state format %q (known: %s, %s)", format, HelmsmanYAML, HelmsmanTOML)
+	return nil, fmt.Errorf("unknown desired-state format %q (known: %s, %s, %s, %s)", format, HelmsmanYAML, HelmsmanTOML, Flux, Helmfile)
 }
 
-// Load reads a Helmsman DSF from disk, telling YAML from TOML by the file
-// extension.
-func Load(path string, opts ...Option) (Document, error) {
-	format, err := DetectFormat(path)
-	if err != nil {
-		return nil, err
+func detect(files map[string][]byte) (Format, error) {
+	names := sortedFiles(files)
+	for _, n := range names {
+		if isHelmfileName(n) {
+			return Helmfile, nil
+		}
 	}
+	for _, n := range names {
+		if bytes.Contains(files[n], []byte(fluxAPIGroup)) && bytes.Contains(files[n], []byte("HelmRelease")) {
+			return Flux, nil
+		}
+	}
+	if len(names) != 1 {
+		return "", fmt.Errorf("cannot tell the desired-state format of %d files; name it", len(names))
+	}
+	return DetectFormat(names[0])
+}
+
+// Load reads a desired state from disk. A file is a Helmsman DSF (YAML or
+// TOML by its extension) or Flux manifests (YAML holding a HelmRelease). A
+// directory is read whole (every .yaml, .yml and .gotmpl file under it,
+// hidden folders skipped): a helmfile layout when a helmfile is at its top
+// (name the environment with WithEnvironment), else Flux manifests.
+func Load(path string, opts ...Option) (Document, error) {
 	o := newOptions(opts)
-	if fi, err := os.Stat(path); err == nil && fi.Size() > int64(o.limits.maxBytes) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("load desired state: %w", err)
+	}
+	if fi.IsDir() {
+		return loadDir(path, o, opts)
+	}
+	if fi.Size() > int64(o.limits.maxBytes) {
 		return nil, tooLarge(path, int(fi.Size()), o.limits.maxBytes)
 	}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load desired state: %w", err)
 	}
-	return asDocument(openHelmsman(format, path, src, o))
+	format, err := detect(map[string][]byte{path: src})
+	if err != nil {
+		return nil, err
+	}
+	return Open(format, map[string][]byte{path: src}, opts...)
 }
 
-// DetectFormat picks the format from a file name.
+// loadDir reads a helmfile layout or a folder of Flux manifests. Names are
+// relative to dir, so Files and WriteFiles(dir, ...) round-trip.
+func loadDir(dir string, o options, opts []Option) (Document, error) {
+	files := map[string][]byte{}
+	read := func(rel string) error {
+		full := filepath.Join(dir, rel)
+		if fi, err := os.Stat(full); err == nil && fi.Size() > int64(o.limits.maxBytes) {
+			return tooLarge(full, int(fi.Size()), o.limits.maxBytes)
+		}
+		src, err := os.ReadFile(full)
+		if err != nil {
+			return fmt.Errorf("load desired state: %w", err)
+		}
+		files[filepath.ToSlash(rel)] = src
+		return nil
+	}
+	root := filepath.Clean(dir)
+	err := filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() && strings.HasPrefix(e.Name(), ".") && p != root {
+			return filepath.SkipDir
+		}
+		ext := strings.ToLower(filepath.Ext(p))
+		if e.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".gotmpl") {
+			return nil
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		return read(rel)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load desired state: %w", err)
+	}
+	for name := range files {
+		if isHelmfileName(name) && !strings.Contains(name, "/") {
+			// Only the files the helmfile refers to are parsed; a chart's
+			// templates lying next to it are carried, never read.
+			return Open(Helmfile, files, opts...)
+		}
+	}
+	return Open(Flux, files, opts...)
+}
+
+// DetectFormat picks the format of one file from its name alone: a
+// helmfile, or a Helmsman DSF by extension. Flux manifests are .yaml too;
+// Open and Load tell them apart by content.
 func DetectFormat(path string) (Format, error) {
+	if isHelmfileName(path) {
+		return Helmfile, nil
+	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".yaml", ".yml":
 		return HelmsmanYAML, nil
@@ -133,6 +230,13 @@ func sortedFiles(files map[string][]byte) []string {
 // asDocument keeps a failed open from returning a non-nil Document holding
 // a nil pointer.
 func asDocument(d *helmsmanDoc, err error) (Document, error) {
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func asNested(d *nestedDoc, err error) (Document, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,43 @@ type change struct {
 	unset bool // remove key instead of setting it
 }
 
+// imageChanges are the values changes that set img: the repository when
+// given, and tag and digest together, blanking one the app has (present)
+// when img has none, so a stale digest never outlives its tag.
+func imageChanges(k Keys, img Image, present func(key string) bool) []change {
+	var changes []change
+	if img.Repository != "" {
+		changes = append(changes, change{key: k.ImageRepository, value: img.Repository})
+	}
+	// Repository, tag, digest: the order they read best in when inserted.
+	for _, c := range []change{{key: k.ImageTag, value: img.Tag}, {key: k.ImageDigest, value: img.Digest}} {
+		if c.value != "" || present(c.key) {
+			changes = append(changes, c)
+		}
+	}
+	return changes
+}
+
+// valueChanges are the changes that set values keys, in key order.
+func valueChanges(app string, values map[string]string) ([]change, error) {
+	changes := make([]change, 0, len(values))
+	for _, k := range sortedKeys(values) {
+		if k == "" {
+			return nil, fmt.Errorf("set values of %s: empty key", app)
+		}
+		changes = append(changes, change{key: k, value: values[k]})
+	}
+	return changes, nil
+}
+
+func unsetChanges(keys []string) []change {
+	changes := make([]change, 0, len(keys))
+	for _, k := range keys {
+		changes = append(changes, change{key: k, unset: true})
+	}
+	return changes
+}
+
 // edit applies changes in one batch when all are in-place splices, else
 // one at a time, re-parsing after each splice because spans move. The result is kept only if it parses, every change reads
 // back, and every other app reads exactly as before.

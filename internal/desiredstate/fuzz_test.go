@@ -36,12 +36,7 @@ func parseAll(t *testing.T, format Format, src []byte) {
 	if err != nil {
 		return
 	}
-	apps, _ := doc.Apps()
-	for _, a := range apps {
-		if _, err := doc.App(a.Name); err != nil {
-			t.Fatalf("Apps listed %q but App fails: %v", a.Name, err)
-		}
-	}
+	appsReadBack(t, doc)
 }
 
 func FuzzEditYAML(f *testing.F) {
@@ -54,6 +49,20 @@ func FuzzEditTOML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) { editRoundTrip(t, HelmsmanTOML, src) })
 }
 
+// fuzzEdits are the edits the round-trip fuzzers make on every app: an
+// image whose tag must stay a string, a pre-release chart version, values
+// that need quoting, and removals.
+var fuzzEdits = []func(Document, string) (bool, error){
+	func(d Document, app string) (bool, error) {
+		return d.SetImage(app, Image{Repository: "r.example/x", Tag: "1.10", Digest: digestA})
+	},
+	func(d Document, app string) (bool, error) { return d.SetChartVersion(app, "2.0.0-rc.1") },
+	func(d Document, app string) (bool, error) {
+		return d.SetValues(app, map[string]string{"env.QUOTE": `it's "quoted" # not a comment`, "replicaCount": "3"})
+	},
+	func(d Document, app string) (bool, error) { return d.UnsetValues(app, "image.tag", "env.QUOTE") },
+}
+
 // editRoundTrip edits every app of any input that parses. An edit may be
 // refused, but an accepted one must parse again, read back as set, and be
 // a no-op when repeated.
@@ -62,18 +71,8 @@ func editRoundTrip(t *testing.T, format Format, src []byte) {
 	if err != nil {
 		return
 	}
-	edits := []func(Document, string) (bool, error){
-		func(d Document, app string) (bool, error) {
-			return d.SetImage(app, Image{Repository: "r.example/x", Tag: "1.10", Digest: digestA})
-		},
-		func(d Document, app string) (bool, error) { return d.SetChartVersion(app, "2.0.0-rc.1") },
-		func(d Document, app string) (bool, error) {
-			return d.SetValues(app, map[string]string{"env.QUOTE": `it's "quoted" # not a comment`, "replicaCount": "3"})
-		},
-		func(d Document, app string) (bool, error) { return d.UnsetValues(app, "image.tag", "env.QUOTE") },
-	}
 	for _, name := range appNames(doc) {
-		for _, edit := range edits {
+		for _, edit := range fuzzEdits {
 			changed, err := edit(doc, name)
 			if err != nil || !changed {
 				continue
@@ -99,4 +98,95 @@ func appNames(d Document) []string {
 		return nil
 	}
 	return append([]string(nil), h.t.order...)
+}
+
+// nestedSeeds adds every file under a nested format's testdata.
+func nestedSeeds(f *testing.F, dir string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.yaml"))
+	more, _ := filepath.Glob(filepath.Join(dir, "*.gotmpl"))
+	for _, name := range append(files, more...) {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src)
+	}
+	seeds, _ := filepath.Glob(filepath.Join("../../testdata/desiredstate/fuzz-seeds", filepath.Base(dir)+"-*"))
+	for _, name := range seeds {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src)
+	}
+	f.Add([]byte(miniHelmfile))
+}
+
+func FuzzParseFlux(f *testing.F) {
+	nestedSeeds(f, fluxData)
+	f.Fuzz(func(t *testing.T, src []byte) { nestedRoundTrip(t, Flux, map[string][]byte{"f": src}, "f", false) })
+}
+
+func FuzzEditFlux(f *testing.F) {
+	nestedSeeds(f, fluxData)
+	f.Fuzz(func(t *testing.T, src []byte) { nestedRoundTrip(t, Flux, map[string][]byte{"f": src}, "f", true) })
+}
+
+// The helmfile fuzzers vary the helmfile; its environment's versions file
+// stays fixed.
+func helmfileFiles(src []byte) map[string][]byte {
+	return map[string][]byte{"helmfile.yaml.gotmpl": src, "versions.yaml": []byte("versions:\n  api: \"1.0.0\"\n  casework: 3.1.0\n")}
+}
+
+func FuzzParseHelmfile(f *testing.F) {
+	nestedSeeds(f, helmfileData)
+	f.Fuzz(func(t *testing.T, src []byte) {
+		nestedRoundTrip(t, Helmfile, helmfileFiles(src), "helmfile.yaml.gotmpl", false)
+	})
+}
+
+func FuzzEditHelmfile(f *testing.F) {
+	nestedSeeds(f, helmfileData)
+	f.Fuzz(func(t *testing.T, src []byte) {
+		nestedRoundTrip(t, Helmfile, helmfileFiles(src), "helmfile.yaml.gotmpl", true)
+	})
+}
+
+// nestedRoundTrip parses, and with edit set edits every app: an accepted
+// edit must parse again and be a no-op when repeated.
+func nestedRoundTrip(t *testing.T, format Format, files map[string][]byte, main string, edit bool) {
+	doc, err := Open(format, files, WithEnvironment(map[Format]string{Helmfile: "prod"}[format]))
+	if err != nil {
+		return
+	}
+	appsReadBack(t, doc)
+	if !edit {
+		return
+	}
+	for _, name := range doc.(*nestedDoc).v.order {
+		for _, e := range fuzzEdits {
+			changed, err := e(doc, name)
+			if err != nil || !changed {
+				continue
+			}
+			out := doc.Files()
+			again, err := Open(format, out, WithEnvironment(map[Format]string{Helmfile: "prod"}[format]))
+			if err != nil {
+				t.Fatalf("accepted edit does not parse: %v\n--- out:\n%s", err, out[main])
+			}
+			if changed, err := e(again, name); err != nil || changed {
+				t.Fatalf("repeat edit on reopened files: changed=%v err=%v\n%s", changed, err, out[main])
+			}
+		}
+	}
+}
+
+// appsReadBack checks that every app Apps lists reads on its own too.
+func appsReadBack(t *testing.T, doc Document) {
+	apps, _ := doc.Apps()
+	for _, a := range apps {
+		if _, err := doc.App(a.Name); err != nil {
+			t.Fatalf("Apps listed %q but App fails: %v", a.Name, err)
+		}
+	}
 }

@@ -161,37 +161,19 @@ func (d *helmsmanDoc) SetImage(app string, img Image) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	k := d.opt.keys
-	var changes []change
-	if img.Repository != "" {
-		changes = append(changes, change{key: k.ImageRepository, value: img.Repository})
-	}
-	// Repository, tag, digest: the order they read best in when inserted.
-	for _, c := range []change{{key: k.ImageTag, value: img.Tag}, {key: k.ImageDigest, value: img.Digest}} {
-		if c.value != "" || valueScalar(raw, c.key) != nil {
-			changes = append(changes, c)
-		}
-	}
-	return d.edit(app, changes)
+	return d.edit(app, imageChanges(d.opt.keys, img, func(key string) bool { return valueScalar(raw, key) != nil }))
 }
 
 func (d *helmsmanDoc) SetValues(app string, values map[string]string) (bool, error) {
-	changes := make([]change, 0, len(values))
-	for _, k := range sortedKeys(values) {
-		if k == "" {
-			return false, fmt.Errorf("set values of %s: empty key", app)
-		}
-		changes = append(changes, change{key: k, value: values[k]})
+	changes, err := valueChanges(app, values)
+	if err != nil {
+		return false, err
 	}
 	return d.edit(app, changes)
 }
 
 func (d *helmsmanDoc) UnsetValues(app string, keys ...string) (bool, error) {
-	changes := make([]change, 0, len(keys))
-	for _, k := range keys {
-		changes = append(changes, change{key: k, unset: true})
-	}
-	return d.edit(app, changes)
+	return d.edit(app, unsetChanges(keys))
 }
 
 func joinErrors(errs []error) error {

@@ -42,11 +42,14 @@ type scalar struct {
 	// key: editing it in place would also change every other app using it.
 	shared bool
 	flow   bool // inside a YAML flow collection, where ",]}" end a plain value
-	native any
+	// templated means the value is (or holds) a Go template action; value
+	// is then the template text and start < 0.
+	templated bool
+	native    any
 }
 
-// syntax is one file format's reader and splicer. Adding helmfile or Flux
-// means adding documents over these same syntaxes, not new syntaxes.
+// syntax is one file format's reader and splicer for Helmsman. Flux and
+// helmfile reuse the YAML pieces under it through nestedDoc (nested.go).
 type syntax interface {
 	parse(file string, src []byte, lim limits) (*tree, error)
 	// render returns the text for value, in the quoting style of like.

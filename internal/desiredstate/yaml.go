@@ -230,7 +230,7 @@ func (y yamlSyntax) insertEntry(t *tree, app *rawApp, mapName, key, value string
 			return insertLine(t.src, lineEnd(t.src, p.offset(keyNode)), line), nil
 		}
 		if ya.flow {
-			return y.insertFlow(p, ya.mapping, nil, mapName+": {"+y.renderKey(nil, key, true)+": "+yamlRender(0, "!!str", true, value)+"}")
+			return y.insertFlow(p, p.src, ya.mapping, nil, mapName+": {"+y.renderKey(nil, key, true)+": "+yamlRender(0, "!!str", true, value)+"}")
 		}
 		indent, step := y.appIndent(p, ya)
 		text := indent + mapName + ":\n" + indent + step + y.renderKey(nil, key, false) + ": " + y.render(strLike, nil, value)
@@ -267,7 +267,7 @@ func (y yamlSyntax) insertEntry(t *tree, app *rawApp, mapName, key, value string
 		return nil, errorAt(m.pos, "give this app its own "+mapName+" mapping", "cannot add %s.%s to app %q: the mapping is shared with other apps through an anchor", mapName, key, app.name)
 	}
 	if ym.flow {
-		return y.insertFlow(p, ym.mapping, sib, y.renderKey(likeKey, key, true)+": "+newValue)
+		return y.insertFlow(p, p.src, ym.mapping, sib, y.renderKey(likeKey, key, true)+": "+newValue)
 	}
 	var indent string
 	switch {
@@ -304,18 +304,20 @@ func ownEntries(m *rawMap) *rawMap {
 	return out
 }
 
-func (y yamlSyntax) insertFlow(p *yamlParser, m *yaml.Node, sib *scalar, text string) ([]byte, error) {
+// insertFlow adds text to flow mapping m, after sib when it has a span,
+// else first; src is the text to splice into (the parser's may be masked).
+func (y yamlSyntax) insertFlow(p *yamlParser, src []byte, m *yaml.Node, sib *scalar, text string) ([]byte, error) {
 	if sib != nil && sib.start >= 0 {
-		return splice(p.src, sib.end, sib.end, ", "+text), nil
+		return splice(src, sib.end, sib.end, ", "+text), nil
 	}
 	off := p.offset(m)
-	if off < 0 || off >= len(p.src) || p.src[off] != '{' {
+	if off < 0 || off >= len(src) || src[off] != '{' {
 		return nil, errorAt(p.nodePos(m), "add the key by hand", "cannot find the start of the flow mapping")
 	}
 	if len(m.Content) > 0 {
 		text += ", "
 	}
-	return splice(p.src, off+1, off+1, text), nil
+	return splice(src, off+1, off+1, text), nil
 }
 
 // appIndent returns the indentation of the app's fields and one level of
@@ -364,7 +366,7 @@ func (y yamlSyntax) insertField(t *tree, app *rawApp, field, value string) ([]by
 	// An override looks like the value it overrides.
 	val := y.render(app.fields[field], t.src, value)
 	if ya.flow {
-		return y.insertFlow(p, ya.mapping, nil, field+": "+val)
+		return y.insertFlow(p, p.src, ya.mapping, nil, field+": "+val)
 	}
 	indent, _ := y.appIndent(p, ya)
 	text := indent + field + ": " + val

@@ -1,7 +1,7 @@
 package desiredstate
 
 // Reading YAML into byte spans and writing values back in a given quoting
-// style. Nothing here knows Helmsman: helmfile and Flux files will be read
+// style. Nothing here knows Helmsman: helmfile and Flux files are read
 // with the same pieces.
 
 import (
@@ -26,6 +26,10 @@ type yamlParser struct {
 	lim     limits
 	aliases int
 	aliased map[*yaml.Node]bool // anchors some alias points at
+	// masks are the byte spans of Go template actions blanked out of src
+	// before parsing (helmfile's .gotmpl files); orig is the text with them.
+	masks [][2]int
+	orig  []byte
 }
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)(?:, column (\d+))?`)
@@ -170,7 +174,26 @@ func (p *yamlParser) scalar(n *yaml.Node, shared, flow bool) *scalar {
 	if s.start >= 0 && s.end < 0 {
 		s.start, s.why = -1, "unterminated quoted value"
 	}
+	if len(p.masks) > 0 {
+		p.markTemplated(s, off, flow)
+	}
 	return s
+}
+
+// markTemplated makes a value that holds a template action opaque: its
+// value becomes the template text as written, and it cannot be edited.
+func (p *yamlParser) markTemplated(s *scalar, off int, flow bool) {
+	end := s.end
+	if s.start < 0 {
+		end = scanPlain(p.src, off, flow)
+	}
+	for _, m := range p.masks {
+		if m[0] < end && m[1] > off {
+			s.templated, s.start, s.why = true, -1, "it is a Go template ({{ ... }})"
+			s.value = string(p.orig[off:end])
+			return
+		}
+	}
 }
 
 // scanQuoted returns the offset just past the closing quote of a quoted
@@ -233,7 +256,7 @@ func yamlRender(style byte, tag string, flow bool, value string) string {
 // value with the same type as the value it replaces, so "1.10" never turns
 // into the float 1.1.
 func yamlPlainOK(value, tag string, flow bool) bool {
-	if value == "" || (flow && strings.ContainsAny(value, ",[]{}")) {
+	if value == "" || (flow && strings.ContainsAny(value, ",[]{}")) || (tag == "!!str" && isYAML11Bool(value)) {
 		return false
 	}
 	if (&yaml.Node{Kind: yaml.ScalarNode, Value: value}).ShortTag() != tag {
