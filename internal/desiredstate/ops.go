@@ -138,8 +138,12 @@ func Revert(current, before, after Document, app string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("revert %s: read after: %w", app, err)
 	}
+	// Check before touching current: a revert is whole or refused.
+	if b.ChartVersion == "" && a.ChartVersion != "" {
+		return false, fmt.Errorf("revert %s: the change added chart version %s where none was set, and removing a chart version is not supported: remove it by hand, or set the version the app should run", app, a.ChartVersion)
+	}
 	changed := false
-	if a.ChartVersion != b.ChartVersion && b.ChartVersion != "" {
+	if a.ChartVersion != b.ChartVersion {
 		did, err := current.SetChartVersion(app, b.ChartVersion)
 		if err != nil {
 			return false, fmt.Errorf("revert %s: %w", app, err)

@@ -3,6 +3,7 @@ package desiredstate
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -126,5 +127,39 @@ func TestWriteFilesAtomic(t *testing.T) {
 	}
 	if err := WriteFiles(dir, map[string][]byte{"../escape.yaml": nil}); err == nil {
 		t.Fatal("a name leaving dir was written")
+	}
+}
+
+// A revert that cannot be done whole is refused before anything changes.
+func TestRevertRefusesToLeaveAnAddedChartVersion(t *testing.T) {
+	src := []byte(`apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: api
+  namespace: shop
+spec:
+  interval: 5m
+  chart:
+    spec:
+      chart: api
+      sourceRef: {kind: HelmRepository, name: charts}
+  values:
+    image:
+      repository: registry.example/shop/api
+      tag: master-0123abcd # {"$imagepolicy": "shop:api:tag"}
+`)
+	files := map[string][]byte{"api.yaml": src}
+	before := mustOpenFiles(t, Flux, files)
+	after := mustOpenFiles(t, Flux, files)
+	if _, err := after.SetChartVersion("api", "1.2.0"); err != nil {
+		t.Fatal(err)
+	}
+	current := mustOpenFiles(t, Flux, after.Files())
+	_, err := Revert(current, before, after, "api")
+	if err == nil || !strings.Contains(err.Error(), "added chart version 1.2.0") {
+		t.Fatalf("err = %v", err)
+	}
+	if got := current.Files()["api.yaml"]; string(got) != string(after.Files()["api.yaml"]) {
+		t.Errorf("a refused revert changed the document:\n%s", got)
 	}
 }
