@@ -2,30 +2,12 @@ package config
 
 import (
 	"strings"
-	"unicode/utf8"
+
+	"github.com/stepper-cd/stepper/internal/suggest"
 )
 
-// closest returns the candidate nearest to word, or "" when none is near
-// enough to be a likely typo. Case and the -_ separators are ignored first, so
-// desired_state finds desiredState and PreProd finds preprod.
-func closest(word string, candidates []string) string {
-	norm := func(s string) string {
-		return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s))
-	}
-	for _, c := range candidates {
-		if norm(c) == norm(word) {
-			return c
-		}
-	}
-	best, bestDist := "", 0
-	limit := max(2, utf8.RuneCountInString(word)/3)
-	for _, c := range candidates {
-		if d := distance(strings.ToLower(word), strings.ToLower(c)); d <= limit && (best == "" || d < bestDist) {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
+// closest is suggest.Closest; the short name keeps call sites readable.
+func closest(word string, candidates []string) string { return suggest.Closest(word, candidates) }
 
 // didYouMean is a hint suffix: ` did you mean "x"?` or "".
 func didYouMean(word string, candidates []string) string {
@@ -33,33 +15,6 @@ func didYouMean(word string, candidates []string) string {
 		return `did you mean "` + c + `"?`
 	}
 	return ""
-}
-
-// distance is the Levenshtein distance between a and b in runes. Inputs are
-// key names, so the quadratic cost is a few hundred steps at most; longer
-// words are cut short because nobody mistypes a 64-rune key.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 || len(rb) > 64 {
-		return max(len(ra), len(rb))
-	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // joinHint combines hint parts, skipping empty ones.

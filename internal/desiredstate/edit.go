@@ -2,6 +2,7 @@ package desiredstate
 
 import (
 	"fmt"
+	"github.com/stepper-cd/stepper/internal/suggest"
 	"sort"
 	"strconv"
 	"strings"
@@ -337,39 +338,5 @@ func sortedListKeys(m map[string][]*scalar) []string {
 	return keys
 }
 
-// nearest suggests the closest app name for a typo.
-func nearest(name string, names []string) string {
-	best, bestDist := "", len(name)/3+2
-	for _, n := range names {
-		if strings.EqualFold(n, name) {
-			return n
-		}
-		if dist := levenshtein(name, n); dist < bestDist {
-			best, bestDist = n, dist
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return max(len(a), len(b)) // nobody mistypes a 64-character name
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+// nearest suggests the closest app or field name for a typo.
+func nearest(name string, names []string) string { return suggest.Closest(name, names) }
