@@ -2,10 +2,11 @@ package desiredstate
 
 import (
 	"fmt"
-	"github.com/stepper-cd/stepper/internal/suggest"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/stepper-cd/stepper/internal/suggest"
 )
 
 // change is one value to set in an app: a top-level field (version) or a
