@@ -44,6 +44,9 @@ func TestBadInput(t *testing.T) {
 		{"toml apps array", HelmsmanTOML, "[[apps]]\nname = \"api\"\n", "", 1, "array of tables"},
 		{"toml spec bare key with slash", HelmsmanTOML, "[namespaces.production.annotations]\niam.amazonaws.com/role = \"dynamodb-reader\"\n", "", 2, "invalid TOML"},
 		{"toml not semver", HelmsmanTOML, "[apps.api]\nversion = \"latest\"\n", "api", 2, "is not semver"},
+		{"yaml undeclared namespace", HelmsmanYAML, "namespaces:\n  staging: {}\napps:\n  api:\n    namespace: prod\n    version: 1.0.0\n", "api", 5, `namespace "prod" is not declared under namespaces`},
+		{"toml undeclared namespace", HelmsmanTOML, "[namespaces.staging]\n[apps.api]\nnamespace = \"prod\"\nversion = \"1.0.0\"\n", "api", 3, `namespace "prod" is not declared under namespaces`},
+		{"yaml bad timeout", HelmsmanYAML, "apps:\n  api:\n    version: 1.0.0\n    timeout: 5m\n", "api", 4, `timeout "5m" is not a number of seconds`},
 		{"toml no tag no digest", HelmsmanTOML, "[apps.api]\nversion = \"1.0.0\"\n[apps.api.set]\n\"image.repository\" = \"r/api\"\n", "api", 4, "neither tag nor digest"},
 	}
 	for _, tc := range cases {

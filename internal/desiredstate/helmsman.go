@@ -2,6 +2,7 @@ package desiredstate
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -98,6 +99,30 @@ func (d *helmsmanDoc) toApp(r *rawApp) (App, error) {
 	}
 	if s := r.fields["version"]; s != nil && !isEnvRef(s.value) && !validChartVersion(s.value) {
 		return App{}, errorAt(s.pos, "Helm chart versions are SemVer, e.g. 1.4.2", "app %q: chart version %q is not semver", r.name, s.value)
+	}
+	a.Wait = str("wait") == "true"
+	if s := r.fields["timeout"]; s != nil && !isEnvRef(s.value) {
+		t, err := strconv.Atoi(s.value)
+		if err != nil || t < 0 {
+			return App{}, errorAt(s.pos, "timeout is a whole number of seconds, e.g. 300", "app %q: timeout %q is not a number of seconds", r.name, s.value)
+		}
+		a.Timeout = t
+	}
+	if a.Chart.Repo != "" {
+		a.Chart.RepoURL = d.t.helmRepos[a.Chart.Repo]
+	}
+	// Helmsman refuses an app whose namespace the file does not declare;
+	// catching it here keeps a bad edit from reaching the apply job.
+	if s := r.fields["namespace"]; s != nil && d.t.namespaces != nil && !isEnvRef(s.value) {
+		if _, ok := d.t.namespaces[s.value]; !ok {
+			declared := make([]string, 0, len(d.t.namespaces))
+			for ns := range d.t.namespaces {
+				declared = append(declared, ns)
+			}
+			sort.Strings(declared)
+			return App{}, errorAt(s.pos, "declare it under namespaces, or use one of: "+strings.Join(declared, ", "),
+				"app %q: namespace %q is not declared under namespaces", r.name, s.value)
+		}
 	}
 	if s := r.fields["priority"]; s != nil {
 		p, err := strconv.Atoi(s.value)

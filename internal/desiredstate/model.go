@@ -29,7 +29,11 @@ type App struct {
 	Config       Config
 	Priority     int
 	Protected    bool
-	Pos          Pos
+	// Wait and Timeout (seconds) say how long the release may take to
+	// become ready; zero Timeout means the tool's default.
+	Wait    bool
+	Timeout int
+	Pos     Pos
 }
 
 // Values merges Set and SetString the way Helm applies them: --set-string
@@ -45,10 +49,12 @@ func (a App) Values() map[string]string {
 	return out
 }
 
-// Chart names a Helm chart as "repo/name".
+// Chart names a Helm chart as "repo/name". RepoURL is where the file says
+// repo lives (Helmsman's helmRepos), when it says so.
 type Chart struct {
-	Repo string
-	Name string
+	Repo    string
+	Name    string
+	RepoURL string
 }
 
 func (c Chart) String() string {

@@ -13,8 +13,8 @@ func TestAppModelFromSpecStyle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Namespace != "inttest" || !a.Enabled || a.Chart != (Chart{Repo: "ehealth", Name: "patient-api"}) ||
-		a.ChartVersion != "1.4.2" || a.Priority != -3 || a.Protected || a.Pos.Line != 24 {
+	if a.Namespace != "inttest" || !a.Enabled || a.Chart != (Chart{Repo: "ehealth", Name: "patient-api", RepoURL: "https://charts.ehealth.example/stable"}) ||
+		a.ChartVersion != "1.4.2" || a.Priority != -3 || a.Protected || !a.Wait || a.Timeout != 300 || a.Pos.Line != 24 {
 		t.Errorf("fields: %+v", a)
 	}
 	if a.Image != (Image{Repository: "registry.ehealth.example/supplier-a/patient-api", Tag: "2.7.0"}) {

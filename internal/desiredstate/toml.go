@@ -111,6 +111,12 @@ func (d *tomlDoc) tree() (*tree, error) {
 		return m
 	}
 	for _, h := range d.headers {
+		if len(h.path) >= 2 && h.path[0] == "namespaces" {
+			t.declareNamespace(h.path[1], d.pos(h.start))
+		}
+		if len(h.path) == 1 && h.path[0] == "namespaces" && t.namespaces == nil {
+			t.namespaces = map[string]Pos{}
+		}
 		if len(h.path) < 2 || h.path[0] != "apps" {
 			continue
 		}
@@ -132,6 +138,12 @@ func (d *tomlDoc) tree() (*tree, error) {
 	for _, l := range d.leaves {
 		if len(l.path) == 1 && l.path[0] == "apps" && l.kind != unstable.InlineTable {
 			return nil, errorAt(d.pos(l.kvStart), "write apps as [apps.<name>] tables", "apps is not a table")
+		}
+		if len(l.path) >= 2 && l.path[0] == "namespaces" {
+			t.declareNamespace(l.path[1], d.pos(l.kvStart))
+		}
+		if len(l.path) == 2 && l.path[0] == "helmRepos" {
+			t.addHelmRepo(l.path[1], l.value)
 		}
 		if len(l.path) < 2 || l.path[0] != "apps" {
 			continue

@@ -8,6 +8,29 @@ type tree struct {
 	src   []byte
 	apps  map[string]*rawApp
 	order []string // app names in file order
+
+	// Helmsman's top-level sections that apps refer to. They are read,
+	// never edited: surgical edits leave them byte for byte as they are.
+	namespaces map[string]Pos    // declared namespaces; nil when the file has no namespaces section
+	helmRepos  map[string]string // repo name -> URL
+}
+
+// declareNamespace records a namespace the file declares.
+func (t *tree) declareNamespace(name string, pos Pos) {
+	if t.namespaces == nil {
+		t.namespaces = map[string]Pos{}
+	}
+	if _, ok := t.namespaces[name]; !ok {
+		t.namespaces[name] = pos
+	}
+}
+
+// addHelmRepo records a chart repository the file declares.
+func (t *tree) addHelmRepo(name, url string) {
+	if t.helmRepos == nil {
+		t.helmRepos = map[string]string{}
+	}
+	t.helmRepos[name] = url
 }
 
 type rawApp struct {

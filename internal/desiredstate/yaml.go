@@ -72,7 +72,25 @@ func (yamlSyntax) parse(file string, src []byte, lim limits) (t *tree, err error
 		return nil, err
 	}
 	for _, e := range top {
-		if e.key.Value != "apps" {
+		switch e.key.Value {
+		case "namespaces":
+			if ns, _, err := p.deref(e.val); err == nil && ns.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(ns.Content); i += 2 {
+					t.declareNamespace(ns.Content[i].Value, p.nodePos(ns.Content[i]))
+				}
+			} else if t.namespaces == nil {
+				t.namespaces = map[string]Pos{} // declared empty: every app namespace is undeclared
+			}
+			continue
+		case "helmRepos":
+			if repos, _, err := p.deref(e.val); err == nil && repos.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(repos.Content); i += 2 {
+					t.addHelmRepo(repos.Content[i].Value, repos.Content[i+1].Value)
+				}
+			}
+			continue
+		case "apps":
+		default:
 			continue
 		}
 		apps := e.val
