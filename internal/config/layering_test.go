@@ -207,3 +207,26 @@ func TestRelativePathsFromEnvStayRelative(t *testing.T) {
 		t.Errorf("got %q and %q, want paths relative to the working directory", c.Signing.Password, c.Registry.Credentials.DockerConfig)
 	}
 }
+
+// The values section layers like every other: the file sets the chart's
+// keys, a variable adds per-environment patterns, a flag overrides one key.
+func TestValuesKeys(t *testing.T) {
+	file := writeConfig(t, `
+values:
+  imageTag: app.image.tag
+  secretRefs: ["*.existingSecret"]
+`)
+	c := mustLoad(t, file,
+		withEnv("STEPPER_VALUES_PER_ENVIRONMENT=config.featureFlags.*,ingress.annotations.*"),
+		func(o *config.Options) { o.Sets = []string{"values.imageRepository=app.image.repository"} })
+	v := c.Values
+	if v.ImageTag != "app.image.tag" || v.ImageRepository != "app.image.repository" || v.ImageDigest != "" {
+		t.Errorf("image keys = %+v", v)
+	}
+	if len(v.PerEnvironment) != 2 || v.PerEnvironment[0] != "config.featureFlags.*" || len(v.SecretRefs) != 1 {
+		t.Errorf("patterns = %+v", v)
+	}
+	if got := c.Source("values.imageRepository"); !strings.HasPrefix(got, "--config-set") {
+		t.Errorf("source of values.imageRepository = %q", got)
+	}
+}

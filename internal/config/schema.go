@@ -23,6 +23,9 @@ type Config struct {
 	// BaseImages are the approved base images (repo, repo:tag or repo@digest).
 	BaseImages []string `yaml:"baseImages" check:"image"`
 	Signing    Signing  `yaml:"signing"`
+	// Values says where the platform's charts keep an app's image and
+	// configuration, and which values keys belong to one environment.
+	Values Values `yaml:"values"`
 	GitLab     GitLab   `yaml:"gitlab"`
 	Jenkins    Jenkins  `yaml:"jenkins"`
 	// Environments are every environment any chain may name, in the order
@@ -161,3 +164,22 @@ func (SigningFormat) allowed() []string { return []string{string(SigTag), string
 
 // enum is a string type with a fixed set of values.
 type enum interface{ allowed() []string }
+
+// Values names the Helm values keys the platform's charts use. Empty fields
+// keep stepper's defaults (those of charts made with `helm create`);
+// patterns use path.Match syntax, where "*" also crosses dots.
+type Values struct {
+	ImageRepository string   `yaml:"imageRepository"`
+	ImageTag        string   `yaml:"imageTag"`
+	ImageDigest     string   `yaml:"imageDigest"`
+	Replicas        string   `yaml:"replicas"`
+	Memory          string   `yaml:"memory"`
+	EnvPrefix       string   `yaml:"envPrefix"`
+	Ports           []string `yaml:"ports"`
+	SecretRefs      []string `yaml:"secretRefs"`
+	DNS             []string `yaml:"dns"`
+	// PerEnvironment are extra keys a promotion never copies from one
+	// environment to the next; replicas, DNS and secret references never
+	// move anyway.
+	PerEnvironment []string `yaml:"perEnvironment"`
+}

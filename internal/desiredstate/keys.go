@@ -42,6 +42,34 @@ func DefaultKeys() Keys {
 	}
 }
 
+// Merge returns k with o laid over it: every non-empty field of o replaces
+// k's. PerEnvironment adds to k's, since a platform's extra keys never make
+// the defaults movable. This is how stepper.yaml's values section is
+// layered over DefaultKeys.
+func (k Keys) Merge(o Keys) Keys {
+	str := func(dst *string, src string) {
+		if src != "" {
+			*dst = src
+		}
+	}
+	list := func(dst *[]string, src []string) {
+		if len(src) > 0 {
+			*dst = append([]string(nil), src...)
+		}
+	}
+	str(&k.ImageRepository, o.ImageRepository)
+	str(&k.ImageTag, o.ImageTag)
+	str(&k.ImageDigest, o.ImageDigest)
+	str(&k.Replicas, o.Replicas)
+	str(&k.Memory, o.Memory)
+	str(&k.EnvPrefix, o.EnvPrefix)
+	list(&k.Ports, o.Ports)
+	list(&k.SecretRefs, o.SecretRefs)
+	list(&k.DNS, o.DNS)
+	k.PerEnvironment = append(append([]string(nil), k.PerEnvironment...), o.PerEnvironment...)
+	return k
+}
+
 func matchAny(patterns []string, key string) bool {
 	for _, p := range patterns {
 		if globMatch(p, key) {
