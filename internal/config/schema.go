@@ -25,9 +25,9 @@ type Config struct {
 	Signing    Signing  `yaml:"signing"`
 	// Values says where the platform's charts keep an app's image and
 	// configuration, and which values keys belong to one environment.
-	Values Values `yaml:"values"`
-	GitLab     GitLab   `yaml:"gitlab"`
-	Jenkins    Jenkins  `yaml:"jenkins"`
+	Values  Values  `yaml:"values"`
+	GitLab  GitLab  `yaml:"gitlab"`
+	Jenkins Jenkins `yaml:"jenkins"`
 	// Environments are every environment any chain may name, in the order
 	// they were first defined (profile first).
 	Environments []*Environment `yaml:"environments" key:"name"`

@@ -87,6 +87,24 @@ func (k *Kube) InstallCRDs(ctx context.Context, dir string) error {
 	return nil
 }
 
+// DryRunApply sends obj as a server-side apply with dryRun=All and field
+// manager "stepper": the API server checks it against the real schema and
+// admission and stores nothing. It is how tests prove that edited manifests
+// would be accepted.
+func (k *Kube) DryRunApply(ctx context.Context, gvr schema.GroupVersionResource, obj *unstructured.Unstructured) error {
+	client, err := dynamic.NewForConfig(k.RESTConfig())
+	if err != nil {
+		return fmt.Errorf("dry-run apply: %w", err)
+	}
+	body, err := obj.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("dry-run apply %s: %w", obj.GetName(), err)
+	}
+	_, err = client.Resource(gvr).Namespace(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.ApplyPatchType, body,
+		metav1.PatchOptions{FieldManager: "stepper", DryRun: []string{metav1.DryRunAll}})
+	return err
+}
+
 func readObjects(path string) ([]*unstructured.Unstructured, error) {
 	f, err := os.Open(path)
 	if err != nil {

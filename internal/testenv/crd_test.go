@@ -5,10 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/stepper-cd/stepper/internal/testenv"
 )
@@ -23,15 +21,13 @@ func TestFluxHelmReleaseDryRun(t *testing.T) {
 	if err := kube.InstallCRDs(ctx, crds); err != nil {
 		t.Fatal(err)
 	}
-	client, err := dynamic.NewForConfig(kube.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
 	hr := schema.GroupVersionResource{Group: "helm.toolkit.fluxcd.io", Version: "v2", Resource: "helmreleases"}
 	apply := func(body string) error {
-		_, err := client.Resource(hr).Namespace("default").Patch(ctx, "api", types.ApplyPatchType, []byte(body),
-			metav1.PatchOptions{FieldManager: "stepper", DryRun: []string{metav1.DryRunAll}})
-		return err
+		var obj unstructured.Unstructured
+		if err := obj.UnmarshalJSON([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		return kube.DryRunApply(ctx, hr, &obj)
 	}
 	valid := `{"apiVersion":"helm.toolkit.fluxcd.io/v2","kind":"HelmRelease","metadata":{"name":"api","namespace":"default"},
 "spec":{"interval":"5m","chart":{"spec":{"chart":"api","version":"1.4.2","sourceRef":{"kind":"HelmRepository","name":"charts"}}},

@@ -19,7 +19,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
 	ds "github.com/stepper-cd/stepper/internal/desiredstate"
@@ -149,13 +148,7 @@ func TestFluxAcceptsEditedHelmReleases(t *testing.T) {
 		for name, src := range doc.Files() {
 			for _, obj := range helmReleaseObjects(t, name, src) {
 				ensureNamespace(t, ctx, client, obj.GetNamespace())
-				body, err := obj.MarshalJSON()
-				if err != nil {
-					t.Fatal(err)
-				}
-				_, err = client.Resource(helmReleases).Namespace(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.ApplyPatchType, body,
-					metav1.PatchOptions{FieldManager: "stepper", DryRun: []string{metav1.DryRunAll}})
-				if err != nil {
+				if err := kube.DryRunApply(ctx, helmReleases, obj); err != nil {
 					t.Errorf("%s %s: %s/%s rejected: %v", env, name, obj.GetNamespace(), obj.GetName(), err)
 				}
 				applied++
