@@ -23,6 +23,8 @@ type Config struct {
 	// BaseImages are the approved base images (repo, repo:tag or repo@digest).
 	BaseImages []string `yaml:"baseImages" check:"image"`
 	Signing    Signing  `yaml:"signing"`
+	// Build is how build-sign-push makes and names an image.
+	Build Build `yaml:"build"`
 	// Values says where the platform's charts keep an app's image and
 	// configuration, and which values keys belong to one environment.
 	Values  Values  `yaml:"values"`
@@ -70,6 +72,49 @@ type Signing struct {
 type PublicKey struct {
 	ID   string   `yaml:"id" check:"keyid"`
 	Path FilePath `yaml:"path" check:"filepath"`
+}
+
+// Build chooses the image builder and how pushed images are tagged.
+type Build struct {
+	Builder   BuilderName `yaml:"builder"`
+	TagScheme TagScheme   `yaml:"tagScheme"`
+	// TagPrefix replaces the branch name in the branch-sha-time scheme, for
+	// image policies that filter on a fixed prefix (master-*, stag-*).
+	TagPrefix string `yaml:"tagPrefix" check:"tagprefix"`
+}
+
+// BuilderName is the way build-sign-push makes an image.
+type BuilderName string
+
+// The builders.
+const (
+	BuilderAuto    BuilderName = "auto"    // kaniko in a kaniko job, else buildah, else docker
+	BuilderBuildah BuilderName = "buildah" // Dockerfile, daemonless
+	BuilderDocker  BuilderName = "docker"  // Dockerfile, docker buildx against a Docker engine
+	BuilderKaniko  BuilderName = "kaniko"  // Dockerfile, kaniko's executor in a kaniko job
+	BuilderLayers  BuilderName = "layers"  // files added as layers on an approved base image, in-process
+)
+
+func (BuilderName) allowed() []string {
+	return []string{string(BuilderAuto), string(BuilderBuildah), string(BuilderDocker), string(BuilderKaniko), string(BuilderLayers)}
+}
+
+// TagScheme is how the tags of a pushed image are made.
+type TagScheme string
+
+// The tag schemes.
+const (
+	// TagSHA tags with the short commit SHA.
+	TagSHA TagScheme = "sha"
+	// TagBranchSHATime tags <branch>-<sha>-<unix time of the commit>, which
+	// Flux image policies sort numerically (master-*, stag-*).
+	TagBranchSHATime TagScheme = "branch-sha-time"
+	// TagSemver tags with the commit's git tag, which must be semver.
+	TagSemver TagScheme = "semver"
+)
+
+func (TagScheme) allowed() []string {
+	return []string{string(TagSHA), string(TagBranchSHATime), string(TagSemver)}
 }
 
 // GitLab is the GitLab instance that holds merge requests.
