@@ -4,7 +4,9 @@
 package ci
 
 import (
+	"net/url"
 	"strings"
+	"time"
 )
 
 // Systems Detect recognises.
@@ -24,6 +26,12 @@ type Info struct {
 	User        string `json:"user,omitempty"`    // who triggered the run
 	Project     string `json:"project,omitempty"` // GitLab project path or Jenkins job name
 	ProjectName string `json:"-"`                 // last element of Project; the default app name
+
+	// What a build records about its source: tags and provenance.
+	Branch     string    `json:"branch,omitempty"`
+	Tag        string    `json:"tag,omitempty"`       // the git tag the pipeline runs for
+	CommitTime time.Time `json:"commitTime,omitzero"` // the commit's timestamp
+	SourceURL  string    `json:"sourceUrl,omitempty"` // web or clone URL of the repository, without credentials
 }
 
 // ShortSHA is the first 8 characters of the commit, GitLab's own short form.
@@ -58,6 +66,10 @@ func Detect(environ []string) Info {
 			User:        first(env["GITLAB_USER_LOGIN"], env["GITLAB_USER_EMAIL"]),
 			Project:     env["CI_PROJECT_PATH"],
 			ProjectName: env["CI_PROJECT_NAME"],
+			Branch:      first(env["CI_COMMIT_BRANCH"], env["CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"], unlessTag(env["CI_COMMIT_REF_NAME"], env["CI_COMMIT_TAG"])),
+			Tag:         env["CI_COMMIT_TAG"],
+			CommitTime:  parseTime(env["CI_COMMIT_TIMESTAMP"]),
+			SourceURL:   StripCredentials(env["CI_PROJECT_URL"]),
 		}
 	case env["JENKINS_URL"] != "" || env["BUILD_URL"] != "" && env["JENKINS_HOME"] != "":
 		i = Info{
@@ -70,6 +82,10 @@ func Detect(environ []string) Info {
 			// promotion library also passes the approver as STEPPER_TRIGGERED_BY.
 			User:    first(env["BUILD_USER_ID"], env["STEPPER_TRIGGERED_BY"]),
 			Project: env["JOB_NAME"],
+			Branch:  first(env["CHANGE_BRANCH"], env["BRANCH_NAME"], strings.TrimPrefix(env["GIT_BRANCH"], "origin/")),
+			Tag:     env["TAG_NAME"],
+			// Jenkins has no commit timestamp variable; FillFromGit reads it.
+			SourceURL: StripCredentials(first(env["GIT_URL"], env["CHANGE_URL"])),
 		}
 	default:
 		i = Info{System: Local, User: first(env["USER"], env["LOGNAME"])}
@@ -97,4 +113,39 @@ func first(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+// unlessTag returns ref unless it is the tag, because a tag pipeline's ref
+// name is the tag, not a branch.
+func unlessTag(ref, tag string) string {
+	if ref == tag {
+		return ""
+	}
+	return ref
+}
+
+// parseTime reads an RFC 3339 timestamp (GitLab's CI_COMMIT_TIMESTAMP); a
+// malformed one is unknown, not an error.
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// StripCredentials removes user and password from a URL, so a clone URL with
+// a token in it can be recorded. Anything that is not a URL with a host, like
+// an scp-style git address, is returned as it is, minus any "user@" part
+// before the host.
+func StripCredentials(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		if at := strings.Index(raw, "@"); at >= 0 && !strings.Contains(raw[:at], "/") {
+			return raw[at+1:]
+		}
+		return raw
+	}
+	u.User = nil
+	return u.String()
 }
