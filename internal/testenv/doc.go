@@ -8,6 +8,10 @@
 // plane without a container runtime (etcd, kube-apiserver,
 // kube-controller-manager, kube-scheduler and kwok simulating nodes and pods).
 //
+// Beside the platform, tests can start a registry behind basic auth
+// ([StartRegistryAuth]) and a proxy that fails a share of requests the way
+// flaky registries do ([StartFaultProxy]).
+//
 // The binaries come from .ci/tools.sh; [Tool] finds them. Every child process
 // runs in its own process group and dies with its parent, so nothing outlives
 // a test run.

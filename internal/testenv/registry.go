@@ -40,7 +40,7 @@ func StartRegistry(ctx context.Context, dir string, referrers bool) (*Registry, 
 	if referrers {
 		proc, err = startReferrersRegistry(ctx, dir, addr)
 	} else {
-		proc, err = startDistribution(dir, addr)
+		proc, err = startDistribution(dir, addr, "")
 	}
 	if err != nil {
 		return nil, err
@@ -61,14 +61,14 @@ func (r *Registry) Stop() {
 }
 
 // startDistribution runs Debian's docker-registry (distribution 2.8) with a
-// generated configuration.
-func startDistribution(dir, addr string) (*process, error) {
+// generated configuration; extra is appended to it as top-level YAML.
+func startDistribution(dir, addr, extra string) (*process, error) {
 	bin, err := Tool("docker-registry")
 	if err != nil {
 		return nil, fmt.Errorf("start registry: %w", err)
 	}
 	config := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(config, []byte(distributionConfig(filepath.Join(dir, "data"), addr)), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte(distributionConfig(filepath.Join(dir, "data"), addr)+extra), 0o644); err != nil {
 		return nil, fmt.Errorf("start registry: write config: %w", err)
 	}
 	// REGISTRY_* variables override the file; none of the caller's may leak in.

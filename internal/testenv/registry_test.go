@@ -145,3 +145,31 @@ func getReferrers(t *testing.T, url string) (int, v1.IndexManifest) {
 	}
 	return resp.StatusCode, index
 }
+
+func TestRegistryAuth(t *testing.T) {
+	testenv.RequireTool(t, "docker-registry")
+	const user, password = "ci", "test-password-4f1d" // made for the test
+	reg, err := testenv.StartRegistryAuth(t.Context(), t.TempDir(), user, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Stop()
+	for _, tc := range []struct {
+		password string
+		want     int
+	}{{password, http.StatusOK}, {"wrong", http.StatusUnauthorized}} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+reg.Host+"/v2/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(user, tc.password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET /v2/ as %s: %s, want %d", user, resp.Status, tc.want)
+		}
+	}
+}

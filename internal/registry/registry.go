@@ -1,0 +1,145 @@
+// Package registry is stepper's one adapter to OCI registries: it fetches
+// base images, pushes images by digest, moves tags only when told to, and
+// hands the same authentication, transport and retries to the signing code.
+//
+// Everything here goes through go-containerregistry. What this package adds
+// is what a pipeline needs around it: a retry policy that survives flaky
+// registries and stops as soon as the job is cancelled, an account of what
+// each push really sent, and errors that say which exit class they are and
+// what to check.
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/stepper-cd/stepper/internal/exit"
+)
+
+// Options configure a Client. The zero value talks anonymously, with
+// default jobs and retries, and reports no progress.
+type Options struct {
+	// Keychain finds credentials per registry; nil means anonymous. See
+	// Keychain for the one stepper builds from its configuration.
+	Keychain authn.Keychain
+	// Insecure allows plain HTTP and unverified TLS for every registry
+	// (configuration key registry.insecure). Registries on localhost and
+	// 127.0.0.1 are spoken to over plain HTTP without it.
+	Insecure bool
+	// Jobs is the number of blobs uploaded at the same time; default 4.
+	Jobs int
+	// Transport is the base transport; nil means a clone of
+	// http.DefaultTransport (skipping TLS verification with Insecure).
+	// Retries and authentication wrap it.
+	Transport http.RoundTripper
+	// Progress receives an event per layer as a push goes on; nil is silent.
+	Progress Progress
+	// Backoff is the retry policy; zero fields take their defaults.
+	Backoff Backoff
+	// Platform picks the image from a multi-platform base image; nil means
+	// linux/amd64.
+	Platform *v1.Platform
+}
+
+// Client talks to OCI registries. It is safe for concurrent use.
+type Client struct {
+	opts      Options
+	transport http.RoundTripper
+}
+
+// New returns a client with o's settings.
+func New(o Options) *Client {
+	if o.Jobs <= 0 {
+		o.Jobs = 4
+	}
+	o.Backoff = o.Backoff.withDefaults()
+	base := o.Transport
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		if o.Insecure {
+			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // registry.insecure asks for it
+		}
+		base = t
+	}
+	return &Client{
+		opts:      o,
+		transport: &observer{next: &retryTransport{next: base, backoff: o.Backoff}},
+	}
+}
+
+// RemoteOptions are the options for a go-containerregistry remote call that
+// should behave like this client's own: the same credentials, transport,
+// retries and parallelism, bound to ctx. The signing code passes them to
+// the cosign packages.
+func (c *Client) RemoteOptions(ctx context.Context) []remote.Option {
+	opts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(c.transport),
+		remote.WithJobs(c.opts.Jobs),
+		remote.WithUserAgent("stepper"),
+		// The transport retries; go-containerregistry's retrying layer is
+		// kept but made inert: no status codes, and a predicate that only
+		// accepts broken upload sessions, which never reach that layer.
+		remote.WithRetryStatusCodes(),
+		remote.WithRetryBackoff(remote.Backoff{Steps: c.opts.Backoff.Tries}),
+		uploadRetry(ctx, c.opts.Backoff),
+	}
+	if c.opts.Keychain != nil {
+		opts = append(opts, remote.WithAuthFromKeychain(c.opts.Keychain))
+	}
+	if c.opts.Platform != nil {
+		opts = append(opts, remote.WithPlatform(*c.opts.Platform))
+	}
+	return opts
+}
+
+// NameOptions are the options for parsing references the way this client
+// does; with Insecure, any registry may be spoken to over plain HTTP.
+func (c *Client) NameOptions() []name.Option {
+	if c.opts.Insecure {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+// Image fetches the image ref names, a tag or a digest, and returns it with
+// the digest reference it resolved to. For a multi-platform image that is
+// the digest of the platform's own image (Options.Platform), the bytes a
+// build on top of it uses. Its layers are fetched only when read, and a push
+// to another repository of the same registry mounts them instead of
+// uploading them again.
+func (c *Client) Image(ctx context.Context, ref string) (v1.Image, name.Digest, error) {
+	r, err := name.ParseReference(ref, c.NameOptions()...)
+	if err != nil {
+		return nil, name.Digest{}, exit.Usagef("image reference %q: %w", ref, err)
+	}
+	desc, err := remote.Get(r, c.RemoteOptions(ctx)...)
+	if err != nil {
+		return nil, name.Digest{}, classify(fmt.Sprintf("fetch %s", r), r.Context(), err)
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, name.Digest{}, classify(fmt.Sprintf("fetch %s", r), r.Context(), err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, name.Digest{}, exit.Infraf("fetch %s: %w", r, err)
+	}
+	return img, r.Context().Digest(digest.String()), nil
+}
+
+// repository parses repo ("host/path", no tag or digest).
+func (c *Client) repository(repo string) (name.Repository, error) {
+	r, err := name.NewRepository(repo, c.NameOptions()...)
+	if err != nil {
+		return name.Repository{}, exit.Usagef("image repository %q: %w", repo, err)
+	}
+	return r, nil
+}
