@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,7 +66,7 @@ func buildahBudArgs(global []string, d *dockerfileBuild, r *Request, iidfile str
 		"--isolation", "chroot",
 		"--layers=false",
 		"--timestamp", d.created,
-		"--tls-verify="+strconv.FormatBool(!r.Insecure),
+		"--tls-verify="+strconv.FormatBool(!r.Insecure && !(d.base != nil && loopback(d.base.Digest.RegistryStr()))),
 		"--iidfile", iidfile,
 		"-f", d.dockerfile)
 	if r.Platform != "" {
@@ -73,4 +74,19 @@ func buildahBudArgs(global []string, d *dockerfileBuild, r *Request, iidfile str
 	}
 	args = append(args, buildArgFlags("--build-arg", d.buildArgs)...)
 	return append(args, d.context)
+}
+
+// loopback reports whether a registry host is on this machine, which is
+// plain HTTP the way go-containerregistry treats it; buildah would insist on
+// TLS unless told.
+func loopback(host string) bool {
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -93,6 +93,9 @@ func appLayer(spec string, r *Request, own owner, mediaType types.MediaType, tar
 		if hasDest {
 			return nil, exit.Usagef("--layer %q: a tarball is used as it is, so it takes no DEST", spec)
 		}
+		if strings.HasSuffix(src, ".tar") {
+			return gzipLayer(src, tarPath, mediaType)
+		}
 		return tarball.LayerFromFile(src, tarball.WithMediaType(mediaType))
 	}
 	if !hasDest {
@@ -103,7 +106,7 @@ func appLayer(spec string, r *Request, own owner, mediaType types.MediaType, tar
 	if err := writeLayerTar(src, path.Clean("/"+dest), own, r.Created, tarPath); err != nil {
 		return nil, fmt.Errorf("--layer %q: %w", spec, err)
 	}
-	return tarball.LayerFromFile(tarPath, tarball.WithMediaType(mediaType))
+	return gzipLayer(tarPath, tarPath, mediaType)
 }
 
 func isTarball(name string) bool {
