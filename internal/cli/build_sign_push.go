@@ -2,8 +2,16 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"time"
 
+	"github.com/stepper-cd/stepper/internal/build"
+	"github.com/stepper-cd/stepper/internal/ci"
 	"github.com/stepper-cd/stepper/internal/config"
+	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/registry"
+	"github.com/stepper-cd/stepper/internal/report"
+	"github.com/stepper-cd/stepper/internal/signing"
 	"github.com/stepper-cd/stepper/steps/buildsignpush"
 )
 
@@ -14,28 +22,182 @@ type BuildSignPushCmd struct {
 
 // Help is the long help of the command.
 func (BuildSignPushCmd) Help() string {
-	return `Builds the image from the Dockerfile, refuses it unless it starts FROM an
-approved base image (baseImages in the configuration) and runs as non-root,
-pushes it to the configured registry, and signs the pushed digest with the
-configured key. Tags are names only: everything after the push uses the
-digest. The result file carries image, tag and digest for later jobs.
+	return `Makes the image, pushes it by digest, signs the digest with the platform's
+key, attaches signed SLSA provenance, and only then tags it, so a tag never
+names an image that is half pushed or unsigned.
 
-With --phase build and --phase sign the pipeline can keep the signing key
-away from the job that runs the vendor's Dockerfile.
+The image comes from a Dockerfile (buildah, docker buildx or kaniko, as
+build.builder or --builder says; auto picks what the machine has), from
+files laid as layers on an approved base image in-process (--builder layers:
+no daemon, same inputs give the same digest), or from an existing OCI layout
+or 'docker save' tarball. It is refused unless it sits on an approved base
+image (baseImages) and runs as non-root. Every image carries the
+org.opencontainers.image.base.*, source, revision and created annotations.
+
+Tags come from --tag or build.tagScheme: the short commit SHA, or
+<branch>-<sha>-<commit time> for Flux image policies, or the commit's semver
+git tag. latest is never pushed, and a tag that names another digest is
+refused unless --allow-retag.
+
+The result file and dotenv carry image, digest, image-ref (pinned by
+digest), tags, signature and attestation for later jobs. With --phase build
+and --phase sign the signing key stays out of the job that runs the vendor's
+Dockerfile (SLSA build level 3); the sign phase also applies the tags.
 
 Examples:
 
     stepper build-sign-push --app patient-api --tag 1.4.2
+    stepper build-sign-push --builder layers --base harbor.example/base/static@sha256:... \
+        --layer bin/server:/app/server --entrypoint /app/server --user 65532
     stepper build-sign-push --phase build --result build.json
     stepper build-sign-push --phase sign --from-result build.json --result signed.json
-    STEPPER_REGISTRY_HOST=127.0.0.1:5000 stepper build-sign-push --app demo --dry-run
+    stepper build-sign-push --from-oci-layout out/image --tag 1.4.2 --dry-run
 `
 }
 
 // Run runs the step.
 func (c *BuildSignPushCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config) error {
-	if err := rt.resolveApp(&c.App); err != nil {
+	job := buildsignpush.Job{
+		Options:     c.Options,
+		BuilderName: c.Builder,
+		Approved:    cfg.BaseImages,
+		Insecure:    cfg.Registry.Insecure,
+		PipelineURL: rt.CI.PipelineURL,
+		JobURL:      rt.CI.JobURL,
+		Version:     Version,
+		DryRun:      rt.Globals.DryRun,
+		Mask:        rt.Secrets.Mask,
+	}
+	if job.BuilderName == "" {
+		job.BuilderName = string(cfg.Build.Builder)
+	}
+	src := rt.CI
+	ci.FillFromGit(ctx, c.Context, &src)
+	job.Source = buildsignpush.Source{Commit: src.CommitSHA, Branch: src.Branch, Tag: src.Tag, CommitTime: src.CommitTime, URL: src.SourceURL}
+
+	if c.Phase == buildsignpush.PhaseSign && c.FromResult != "" {
+		prev, err := report.ReadJSON(c.FromResult)
+		if err != nil {
+			return exit.Mark(exit.Usage, fmt.Errorf("--from-result: %w", err))
+		}
+		if job.Built, err = buildsignpush.BuiltFromResult(c.FromResult, prev); err != nil {
+			return err
+		}
+		rt.Result.App = prev.App
+	}
+	if c.Phase != buildsignpush.PhaseSign {
+		if err := rt.resolveApp(&c.App); err != nil {
+			return err
+		}
+		repo, err := repository(cfg, c.Image, c.App)
+		if err != nil {
+			return err
+		}
+		job.Repository = repo
+	}
+	if job.Built == nil || len(c.Tags) > 0 {
+		tags, err := buildsignpush.Tags(string(cfg.Build.TagScheme), cfg.Build.TagPrefix, job.Source, c.Tags, time.Now())
+		if err != nil {
+			return exit.Mark(exit.Usage, err)
+		}
+		job.Tags = tags
+	}
+
+	client, err := registryClient(ctx, rt, cfg)
+	if err != nil {
 		return err
 	}
-	return notBuilt("build-sign-push")
+	step := &buildsignpush.Step{
+		Builder:  &build.Builders{Environ: rt.Environ, Images: client},
+		Registry: client,
+	}
+	if c.Phase != buildsignpush.PhaseBuild {
+		// In a dry run too: a wrong password should fail the rehearsal.
+		signer, err := loadSigner(ctx, rt, cfg, client)
+		if err != nil {
+			return err
+		}
+		step.Signer = signer
+	}
+	out, err := step.Run(ctx, job)
+	if out != nil {
+		out.Record(rt.Result)
+	}
+	return err
+}
+
+// repository is where an image goes: --image, or
+// <registry.host>/<registry.project>/<app>.
+func repository(cfg *config.Config, image, app string) (string, error) {
+	if image != "" {
+		return image, nil
+	}
+	if err := cfg.Require("registry.host"); err != nil {
+		return "", fmt.Errorf("no image repository: pass --image, or %w", err)
+	}
+	repo := cfg.Registry.Host + "/"
+	if cfg.Registry.Project != "" {
+		repo += cfg.Registry.Project + "/"
+	}
+	return repo + app, nil
+}
+
+// registryClient logs in with registry.credentials, else the CI job's
+// registry variables, else the Docker config.
+func registryClient(ctx context.Context, rt *Runtime, cfg *config.Config) (*registry.Client, error) {
+	creds := cfg.Registry.Credentials
+	user, err := creds.Username.Resolve(ctx, rt.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	pass, err := creds.Password.Resolve(ctx, rt.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	var progress registry.Progress
+	if rt.Terminal {
+		progress = registry.NewTerminalProgress(rt.Stderr)
+	} else {
+		progress = registry.NewLogProgress(ctx)
+	}
+	return registry.New(registry.Options{
+		Keychain: registry.Keychain(registry.KeychainOptions{
+			Host: cfg.Registry.Host, Username: user, Password: pass,
+			DockerConfig: creds.DockerConfig.Expand(), Environ: rt.Environ,
+		}),
+		Insecure: cfg.Registry.Insecure,
+		Progress: progress,
+	}), nil
+}
+
+// loadSigner loads signing.key: a key file or variable holding an encrypted
+// cosign key with signing.password, or a KMS key used in place.
+func loadSigner(ctx context.Context, rt *Runtime, cfg *config.Config, client *registry.Client) (buildsignpush.Signer, error) {
+	if err := cfg.Require("signing.key"); err != nil {
+		return nil, err
+	}
+	var src signing.KeySource
+	if uri, ok := cfg.Signing.Key.KeyReference(); ok {
+		src.KMS = uri
+	} else {
+		key, err := cfg.Signing.Key.Resolve(ctx, rt.Secrets)
+		if err != nil {
+			return nil, err
+		}
+		src.PEM = []byte(key.Reveal())
+	}
+	pass, err := cfg.Signing.Password.Resolve(ctx, rt.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	src.Password = []byte(pass.Reveal())
+	key, err := signing.LoadKey(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	format := signing.Format(cfg.Signing.Format)
+	if format == "" {
+		format = signing.Format(config.SigTag)
+	}
+	return &buildsignpush.KeySigner{Key: key, Options: signing.Options{Format: format, RemoteOptions: client.RemoteOptions(ctx)}}, nil
 }

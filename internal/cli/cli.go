@@ -54,7 +54,12 @@ type Runtime struct {
 	CI      ci.Info
 	Environ []string
 	Stdout  io.Writer
-	Result  *report.Result
+	// Stderr is where logs and progress go, masked with Secrets.
+	Stderr io.Writer
+	// Terminal is true when Stderr is a terminal and the console log format
+	// is in use: live progress displays are drawn only then.
+	Terminal bool
+	Result   *report.Result
 }
 
 const description = `stepper carries a container release from a laptop to production on a
@@ -103,13 +108,15 @@ func Main(ctx context.Context, o IO) int {
 		return usageError(o.Stderr, secrets, kctx, nil, err)
 	}
 	rt := &Runtime{
-		Globals: &cli.Globals,
-		Log:     log,
-		Secrets: secrets,
-		CI:      ci.Detect(o.Environ),
-		Environ: o.Environ,
-		Stdout:  o.Stdout,
-		Result:  &report.Result{Step: commandName(kctx), StartedAt: time.Now().UTC(), DryRun: cli.DryRun, Version: Version},
+		Globals:  &cli.Globals,
+		Log:      log,
+		Secrets:  secrets,
+		CI:       ci.Detect(o.Environ),
+		Environ:  o.Environ,
+		Stdout:   o.Stdout,
+		Stderr:   secrets.Writer(o.Stderr),
+		Terminal: logging.IsTerminal(o.Stderr) && cli.LogFormat != logging.FormatJSON,
+		Result:   &report.Result{Step: commandName(kctx), StartedAt: time.Now().UTC(), DryRun: cli.DryRun, Version: Version},
 	}
 	rt.Result.CI = rt.CI
 	ctx = logging.WithContext(ctx, log)

@@ -78,6 +78,9 @@ func console(w io.Writer, color bool) io.Writer {
 	}
 }
 
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool { return isTerminal(w) }
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
