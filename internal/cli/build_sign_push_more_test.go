@@ -149,3 +149,49 @@ func mustConfig(t *testing.T, img interface {
 	c.User = user
 	return c
 }
+
+// The key and its password can come from CI variables, as a GitLab job
+// holds them in masked variables; neither reaches the output.
+func TestBuildSignPushKeyFromVariables(t *testing.T) {
+	f := newBSPFixture(t, "")
+	pem, err := os.ReadFile(f.key.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEST_ONLY_COSIGN_KEY", string(pem))
+	t.Setenv("TEST_ONLY_COSIGN_PASSWORD", testenv.TestOnlyKeyPassword)
+	args := f.args(t, "--tag", "fromenv",
+		"--config-set", "signing.key=env://TEST_ONLY_COSIGN_KEY", "--config-set", "signing.password=env://TEST_ONLY_COSIGN_PASSWORD")
+	r := runCLI(t, f.environ, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr+r.stdout, testenv.TestOnlyKeyPassword) || strings.Contains(r.stderr, "PRIVATE KEY") {
+		t.Fatal("key material reached the output")
+	}
+	ref := resultOf(t, args).Outputs["image-ref"]
+	if out, err := testenv.Cosign(t, nil, "verify", "--key", f.key.Public, "--insecure-ignore-tlog=true", "--allow-http-registry", ref); err != nil {
+		t.Fatalf("cosign verify: %v\n%s", err, out)
+	}
+}
+
+// A dry run builds and checks everything, and pushes, signs and tags
+// nothing.
+func TestBuildSignPushDryRun(t *testing.T) {
+	f := newBSPFixture(t, "")
+	args := f.args(t, "--tag", "dry", "--dry-run")
+	r := runCLI(t, f.environ, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	res := resultOf(t, args)
+	if !strings.HasPrefix(res.Digest, "sha256:") || !res.DryRun {
+		t.Fatalf("result %+v", res)
+	}
+	if _, err := remote.Head(mustRef(t, res.Outputs["image-ref"]), remote.WithContext(t.Context())); err == nil {
+		t.Errorf("a dry run pushed %s", res.Outputs["image-ref"])
+	}
+	if got := tagDigest(t, f.host+"/vendor-x/patient-api:dry"); got != "" {
+		t.Errorf("a dry run tagged dry -> %s", got)
+	}
+}
