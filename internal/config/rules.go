@@ -34,6 +34,7 @@ var rules = map[string]rule{
 	"principal": checkPrincipal,
 	"job":       checkJob,
 	"tagprefix": checkTagPrefix,
+	"chartrepo": checkChartRepo,
 }
 
 var (
@@ -257,4 +258,15 @@ func checkTagPrefix(s string) (string, string) {
 		return "", ""
 	}
 	return q(s) + " cannot start an image tag", "use letters, digits, . _ and -, not starting with . or -, like stag-"
+}
+
+func checkChartRepo(s string) (string, string) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "oci") {
+		return "not a chart repository URL", "write https://charts.example/stable (a repository with an index.yaml) or oci://registry.example/charts"
+	}
+	if u.User != nil {
+		return "a chart repository URL must not carry credentials", "drop the user:password@ part"
+	}
+	return "", ""
 }

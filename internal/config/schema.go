@@ -25,6 +25,10 @@ type Config struct {
 	Signing    Signing  `yaml:"signing"`
 	// Build is how build-sign-push makes and names an image.
 	Build Build `yaml:"build"`
+	// Charts are where the platform's approved Helm charts come from.
+	Charts Charts `yaml:"charts"`
+	// Validate configures the validate verb.
+	Validate Validate `yaml:"validate"`
 	// Values says where the platform's charts keep an app's image and
 	// configuration, and which values keys belong to one environment.
 	Values  Values  `yaml:"values"`
@@ -81,6 +85,20 @@ type Build struct {
 	// TagPrefix replaces the branch name in the branch-sha-time scheme, for
 	// image policies that filter on a fixed prefix (master-*, stag-*).
 	TagPrefix string `yaml:"tagPrefix" check:"tagprefix"`
+}
+
+// Charts lists the official chart repositories.
+type Charts struct {
+	// Repositories are http(s) chart repository URLs (with an index.yaml)
+	// or oci:// registry prefixes.
+	Repositories []string `yaml:"repositories" check:"chartrepo"`
+}
+
+// Validate configures the validate verb.
+type Validate struct {
+	// Policy is a policy file that changes severities and thresholds, adds
+	// CEL rules and waives rules per app.
+	Policy FilePath `yaml:"policy" check:"filepath"`
 }
 
 // BuilderName is the way build-sign-push makes an image.
