@@ -23,7 +23,7 @@ func classify(op string, repo name.Repository, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", op, err)
-	case unreachable(err):
+	case Unreachable(err):
 		return exit.Infraf("%s: registry %s is unreachable; check the host name and port in the image reference, "+
 			"that the registry is running and that this runner can reach it (proxy, firewall): %w", op, host, err)
 	case errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden):
@@ -38,9 +38,9 @@ func classify(op string, repo name.Repository, err error) error {
 	return exit.Infraf("%s: %w", op, err)
 }
 
-// unreachable tells whether err means no connection could be made: the
+// Unreachable tells whether err means no connection could be made: the
 // host has no address or nothing listens on the port.
-func unreachable(err error) bool {
+func Unreachable(err error) bool {
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
