@@ -23,6 +23,13 @@
 //
 // Only digests are signed; a tag can move between signing and deploying.
 //
+// Verify and VerifyAttestation read both formats back and accept a
+// signature only if it verifies with an approved, unrevoked public key and
+// its signed claims name the image's digest (and, for simple signing, its
+// repository). They fail closed: only a 404 means "nothing there", every
+// other registry failure is an infrastructure error, never "unsigned" and
+// never "signed" (verify.go).
+//
 // Why not cosign's own packages: every cosign v3 package that knows these
 // formats (pkg/oci and all below it, pkg/cosign for LoadPrivateKey) imports
 // pkg/cosign/bundle, which pulls in Rekor's OpenAPI client, sigstore-go,

@@ -193,15 +193,20 @@ func headImage(img name.Digest, ropts []remote.Option) (*v1.Descriptor, error) {
 	return desc, nil
 }
 
-// registryError classifies a registry failure: refused credentials are a
+// registryError classifies a registry failure of a write; see
+// accessError.
+func registryError(what string, err error) error { return accessError(what, "push to", err) }
+
+// accessError classifies a registry failure: refused credentials are a
 // configuration problem the user fixes, everything else is the registry's.
-func registryError(what string, err error) error {
+// access says what the credentials must allow ("push to", "pull from").
+func accessError(what, access string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	var terr *transport.Error
 	if errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden) {
-		return exit.Usagef("%s: the registry refused the credentials (HTTP %d): check that they may push to this repository: %w", what, terr.StatusCode, err)
+		return exit.Usagef("%s: the registry refused the credentials (HTTP %d): check that they may %s this repository: %w", what, terr.StatusCode, access, err)
 	}
 	return exit.Mark(exit.Infra, fmt.Errorf("%s: %w", what, err))
 }

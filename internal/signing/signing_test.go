@@ -512,12 +512,24 @@ func isManifestPut(r *http.Request) bool {
 // refused requests itself with status and a registry error body.
 func refusingProxy(t *testing.T, host string, refuse func(*http.Request) bool, status int) string {
 	t.Helper()
+	return stubProxy(t, host, refuse, status, "application/json", fmt.Sprintf(`{"errors":[{"code":"DENIED","message":"refused by the test proxy (%d)"}]}`, status))
+}
+
+// answeringProxy forwards to the registry at host on 127.0.0.1, answering
+// the requests match accepts itself with 200 and body.
+func answeringProxy(t *testing.T, host string, match func(*http.Request) bool, contentType, body string) string {
+	t.Helper()
+	return stubProxy(t, host, match, http.StatusOK, contentType, body)
+}
+
+func stubProxy(t *testing.T, host string, match func(*http.Request) bool, status int, contentType, body string) string {
+	t.Helper()
 	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: host})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if refuse(r) {
-			w.Header().Set("Content-Type", "application/json")
+		if match(r) {
+			w.Header().Set("Content-Type", contentType)
 			w.WriteHeader(status)
-			fmt.Fprintf(w, `{"errors":[{"code":"DENIED","message":"refused by the test proxy (%d)"}]}`, status)
+			fmt.Fprint(w, body)
 			return
 		}
 		rp.ServeHTTP(w, r)

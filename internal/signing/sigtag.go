@@ -258,6 +258,14 @@ func (k *Key) sameEnvelope(e *tagEntry, desc v1.Descriptor, blob func() ([]byte,
 // verifiesEnvelope reports whether one of env's signatures verifies with
 // this key.
 func (k *Key) verifiesEnvelope(env ssldsse.Envelope) bool {
+	return envelopeVerifies(env, func(sig, msg []byte) bool {
+		return k.verifier.VerifySignature(bytes.NewReader(sig), bytes.NewReader(msg)) == nil
+	})
+}
+
+// envelopeVerifies reports whether one of env's signatures over its
+// pre-authentication encoding passes verifies.
+func envelopeVerifies(env ssldsse.Envelope, verifies func(sig, msg []byte) bool) bool {
 	body, err := base64.StdEncoding.DecodeString(env.Payload)
 	if err != nil {
 		return false
@@ -265,7 +273,7 @@ func (k *Key) verifiesEnvelope(env ssldsse.Envelope) bool {
 	pae := ssldsse.PAE(env.PayloadType, body)
 	for _, s := range env.Signatures {
 		sig, err := base64.StdEncoding.DecodeString(s.Sig)
-		if err == nil && k.verifier.VerifySignature(bytes.NewReader(sig), bytes.NewReader(pae)) == nil {
+		if err == nil && verifies(sig, pae) {
 			return true
 		}
 	}
