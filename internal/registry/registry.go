@@ -12,8 +12,11 @@ package registry
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -52,6 +55,13 @@ type Options struct {
 type Client struct {
 	opts      Options
 	transport http.RoundTripper
+
+	// puller is shared by every read, so a repository is pinged and
+	// authenticated once per run rather than once per call: validate reads
+	// an image and then its signatures from each of many repositories.
+	pullerOnce sync.Once
+	puller     *remote.Puller
+	pullerErr  error
 }
 
 // New returns a client with o's settings.
@@ -63,11 +73,16 @@ func New(o Options) *Client {
 	base := o.Transport
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Pushes run Jobs uploads and validate checks many images at once
+		// against one registry; the default of 2 idle connections per host
+		// would dial a new connection for most requests.
+		t.MaxIdleConnsPerHost = 64
 		if o.Insecure {
 			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // registry.insecure asks for it
 		}
 		base = t
 	}
+	base = loopbackPlainHTTP{next: base}
 	return &Client{
 		opts:      o,
 		transport: &observer{next: &retryTransport{next: base, backoff: o.Backoff}},
@@ -96,6 +111,22 @@ func (c *Client) RemoteOptions(ctx context.Context) []remote.Option {
 	}
 	if c.opts.Platform != nil {
 		opts = append(opts, remote.WithPlatform(*c.opts.Platform))
+	}
+	c.pullerOnce.Do(func() {
+		// Built without a context of its own (each call passes its own),
+		// and without the upload retry, which is bound to a call's context.
+		popts := []remote.Option{remote.WithTransport(c.transport), remote.WithJobs(c.opts.Jobs), remote.WithUserAgent("stepper"),
+			remote.WithRetryStatusCodes(), remote.WithRetryBackoff(remote.Backoff{Steps: c.opts.Backoff.Tries})}
+		if c.opts.Keychain != nil {
+			popts = append(popts, remote.WithAuthFromKeychain(c.opts.Keychain))
+		}
+		if c.opts.Platform != nil {
+			popts = append(popts, remote.WithPlatform(*c.opts.Platform))
+		}
+		c.puller, c.pullerErr = remote.NewPuller(popts...)
+	})
+	if c.pullerErr == nil {
+		opts = append(opts, remote.Reuse(c.puller))
 	}
 	return opts
 }
@@ -142,4 +173,31 @@ func (c *Client) repository(repo string) (name.Repository, error) {
 		return name.Repository{}, exit.Usagef("image repository %q: %w", repo, err)
 	}
 	return r, nil
+}
+
+// errLoopbackTLS answers an https request to a registry on this machine.
+var errLoopbackTLS = errors.New("registries on this machine speak plain HTTP")
+
+// loopbackPlainHTTP refuses https to 127.0.0.1 and localhost without
+// dialing. go-containerregistry pings https and http side by side for such
+// registries and takes whichever answers; the TLS handshake against a
+// plain-HTTP registry costs both sides CPU on every repository's ping.
+type loopbackPlainHTTP struct{ next http.RoundTripper }
+
+func (l loopbackPlainHTTP) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "https" && isLoopback(req.URL.Hostname()) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errLoopbackTLS
+	}
+	return l.next.RoundTrip(req)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
