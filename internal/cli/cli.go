@@ -60,6 +60,12 @@ type Runtime struct {
 	// is in use: live progress displays are drawn only then.
 	Terminal bool
 	Result   *report.Result
+	// JUnit, when a verb sets it, writes the --junit file in place of the
+	// generic one made from Result.Checks.
+	JUnit func(io.Writer) error
+	// Details, when a verb sets it, prints the verb's own report (like
+	// validate's table) before the summary line in text output.
+	Details func(io.Writer) error
 }
 
 const description = `stepper carries a container release from a laptop to production on a

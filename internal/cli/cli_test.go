@@ -23,7 +23,7 @@ type run struct {
 	stdout, stderr string
 }
 
-func runCLI(t *testing.T, environ []string, args ...string) run {
+func runCLI(t testing.TB, environ []string, args ...string) run {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := Main(context.Background(), IO{Args: args, Environ: environ, Stdout: &out, Stderr: &errb})

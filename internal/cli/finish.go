@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -83,7 +84,16 @@ func finish(rt *Runtime, runErr error, code int) {
 	}
 	write("result file", rt.Globals.Result, func(p string, r *report.Result) error { return report.WriteJSON(p, r, rt.Secrets) })
 	write("dotenv file", rt.Globals.Dotenv, func(p string, r *report.Result) error { return report.WriteDotenv(p, r, rt.Secrets) })
-	write("JUnit file", rt.Globals.Junit, func(p string, r *report.Result) error { return report.WriteJUnit(p, r, rt.Secrets) })
+	write("JUnit file", rt.Globals.Junit, func(p string, r *report.Result) error {
+		if rt.JUnit != nil {
+			var b bytes.Buffer
+			if err := rt.JUnit(&b); err != nil {
+				return err
+			}
+			return report.WriteFileAtomic(p, []byte(rt.Secrets.Mask(b.String())))
+		}
+		return report.WriteJUnit(p, r, rt.Secrets)
+	})
 	rt.Log.Debug().Str(logging.Step, r.Step).Str(logging.Env, r.Env).Str(logging.App, r.App).
 		Dur(logging.Duration, time.Duration(r.Duration)).Str("status", string(r.Status)).Msg("step finished")
 }
@@ -106,6 +116,11 @@ func printResult(rt *Runtime) error {
 		return printJSON(rt, r)
 	}
 	var b strings.Builder
+	if rt.Details != nil {
+		if err := rt.Details(&b); err != nil {
+			return err
+		}
+	}
 	target := r.Env
 	if r.App != "" {
 		target = strings.Trim(r.Env+"/"+r.App, "/")

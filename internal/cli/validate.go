@@ -1,9 +1,23 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/stepper-cd/stepper/internal/config"
+	"github.com/stepper-cd/stepper/internal/desiredstate"
+	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/gitrepo"
+	"github.com/stepper-cd/stepper/internal/helm"
+	"github.com/stepper-cd/stepper/internal/policy"
+	"github.com/stepper-cd/stepper/internal/registry"
+	"github.com/stepper-cd/stepper/internal/report"
+	"github.com/stepper-cd/stepper/internal/runtimecheck"
+	"github.com/stepper-cd/stepper/internal/signing"
 	"github.com/stepper-cd/stepper/steps/validate"
 )
 
@@ -14,30 +28,237 @@ type ValidateCmd struct {
 
 // Help is the long help of the command.
 func (ValidateCmd) Help() string {
-	return `Checks a release against the platform's container rules before it may
-be deployed: the image is built on an approved base image, runs as non-root
-and carries a signature from an allowed, unrevoked key; the chart is an
-approved chart at its latest version; the desired-state entry asks for two
-or more replicas across zones, liveness and readiness probes, and a digest.
-Each rule is one check in the JUnit report. Exit 1 when a rule fails.
+	return `Checks a release against the platform's container rules, offline and in
+seconds, so a vendor learns in its own merge request what the platform's
+gate would reject. The image: built on an approved base (layers, not just
+the annotation), non-root, signed by an approved key, from the approved
+registry, pinned by digest, exec-form entrypoint. The chart: from an official
+repository, at its newest version, renders. The rendered manifests: two or
+more replicas across zones, a PodDisruptionBudget, probes, requests and a
+memory limit, non-root, stateless, a 10 s grace period, maxUnavailable 0,
+secrets by reference. The desired state: the app is there, pinned. A policy
+file changes severities, adds CEL rules and waives a rule for an app until a
+date.
+
+Findings print as a table (or --output json), and go to --junit and
+--code-quality files for GitLab. Exit 1 when an error-level finding is left.
 
 Examples:
 
     stepper validate --image harbor.example/vendor/api@sha256:4f1c...
-    stepper validate --from-result build.json --junit validate.xml
-    stepper validate --env exttest --app patient-api --chart ./chart
+    stepper validate --from-result build.json --chart ./chart --junit validate.xml
+    stepper validate --env exttest --app patient-api --code-quality gl-code-quality.json
+    stepper validate --env exttest --all --state ./dsf
+    stepper validate --image harbor.example/vendor/api@sha256:4f1c... --runtime
 `
 }
 
 // Run runs the step.
 func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config) error {
-	if c.Env != "" {
-		if _, err := rt.resolveEnv(cfg, c.Env); err != nil {
+	targets, err := c.targets(ctx, rt, cfg)
+	if err != nil {
+		return err
+	}
+	pol, err := c.policy(cfg)
+	if err != nil {
+		return err
+	}
+	client, err := registryClient(ctx, rt, cfg)
+	if err != nil {
+		return err
+	}
+	step := &validate.Step{
+		Images:   client,
+		Charts:   helm.New(helm.Options{CacheDir: cacheDir("charts"), PlainHTTP: cfg.Registry.Insecure}),
+		Policy:   pol,
+		Approved: cfg.BaseImages,
+		Config: policy.Config{
+			ApprovedRegistry: cfg.Registry.Host,
+			OfficialRepos:    cfg.Charts.Repositories,
+		},
+	}
+	if len(cfg.Signing.PublicKeys) > 0 {
+		v, err := publicKeyVerifier(ctx, cfg, client)
+		if err != nil {
 			return err
 		}
-		if err := rt.resolveApp(&c.App); err != nil {
+		step.Verifier = v
+	}
+	if c.Runtime {
+		engine, err := runtimecheck.Detect(nil, rt.Environ)
+		if err != nil {
 			return err
+		}
+		step.Runtime = engine
+	}
+	rep, runErr := step.Run(ctx, targets)
+	rt.Result.Details = rep
+	rt.JUnit = func(w io.Writer) error { return policy.WriteJUnit(w, rep, pol.Rules()) }
+	rt.Details = func(w io.Writer) error { return policy.WriteTable(w, rep, rt.Terminal) }
+	if c.CodeQuality != "" {
+		if err := writeFileWith(c.CodeQuality, func(w io.Writer) error { return policy.WriteCodeQuality(w, rep) }); err != nil {
+			rt.Log.Error().Err(err).Str("file", c.CodeQuality).Msg("writing the Code Quality file failed")
 		}
 	}
-	return notBuilt("validate")
+	if runErr != nil {
+		return runErr
+	}
+	if rep.Failed() {
+		return exit.Failedf("validate: %s", validate.Summary(rep))
+	}
+	return nil
+}
+
+// targets are the apps to check: the desired state's (--env), or one made
+// of --image/--from-result and --chart.
+func (c *ValidateCmd) targets(ctx context.Context, rt *Runtime, cfg *config.Config) ([]validate.Target, error) {
+	image := c.Image
+	if c.FromResult != "" {
+		prev, err := report.ReadJSON(c.FromResult)
+		if err != nil {
+			return nil, exit.Mark(exit.Usage, fmt.Errorf("--from-result: %w", err))
+		}
+		if prev.Outputs["image-ref"] == "" {
+			return nil, exit.Usagef("--from-result %s: no image-ref output; give a build-sign-push result", c.FromResult)
+		}
+		image = prev.Outputs["image-ref"]
+	}
+	if c.Env == "" {
+		if c.App == "" {
+			c.App = rt.CI.ProjectName
+		}
+		rt.Result.App = c.App
+		t := validate.Target{App: c.App, Image: image, RuntimeCheck: c.Runtime}
+		if c.Chart != "" {
+			ref := validate.ParseChart(c.Chart, c.ChartVersion)
+			t.Chart = &ref
+			t.Render = helm.RenderOptions{Release: orDefault(c.App, "release"), Namespace: "default", ValueFiles: c.Values, Set: c.Set}
+		}
+		rt.Result.Image = image
+		return []validate.Target{t}, nil
+	}
+	env, err := rt.resolveEnv(cfg, c.Env)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	if !c.All {
+		if err := rt.resolveApp(&c.App); err != nil {
+			return nil, err
+		}
+		names = []string{c.App}
+	}
+	path, err := c.statePath(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := desiredstate.Load(path, desiredstate.WithKeys(valuesKeys(cfg)), desiredstate.WithEnvironment(env.Name))
+	if err != nil {
+		return nil, exit.Mark(exit.Usage, err)
+	}
+	dir := path
+	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
+		dir = filepath.Dir(path)
+	}
+	targets, err := validate.StateTargets(doc, env.Name, names, dir)
+	if err != nil {
+		return nil, err
+	}
+	for i := range targets {
+		targets[i].RuntimeCheck = c.Runtime
+		if image != "" && len(targets) == 1 {
+			targets[i].Image = image // the image just built, in place of the deployed one
+		}
+	}
+	return targets, nil
+}
+
+// statePath is --state, or a fresh shallow clone of the environment's
+// desired-state repository.
+func (c *ValidateCmd) statePath(ctx context.Context, env *config.Environment) (string, error) {
+	if c.State != "" {
+		return c.State, nil
+	}
+	ds := env.DesiredState
+	if ds.Repo == "" {
+		return "", exit.Usagef("environment %s has no desiredState.repo: set it, or pass --state with a checkout", env.Name)
+	}
+	dir, err := os.MkdirTemp("", "stepper-state-")
+	if err != nil {
+		return "", err
+	}
+	if err := gitrepo.Clone(ctx, ds.Repo, ds.Branch, dir); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, ds.Path), nil
+}
+
+func (c *ValidateCmd) policy(cfg *config.Config) (*policy.Policy, error) {
+	path := c.Policy
+	if path == "" {
+		path = cfg.Validate.Policy.Expand()
+	}
+	return policy.Load(path)
+}
+
+// publicKeyVerifier verifies with signing.publicKeys minus revokedKeys.
+func publicKeyVerifier(ctx context.Context, cfg *config.Config, client *registry.Client) (validate.Verifier, error) {
+	var keys []signing.PublicKey
+	for _, k := range cfg.Signing.PublicKeys {
+		pem, err := os.ReadFile(k.Path.Expand())
+		if err != nil {
+			return nil, exit.Usagef("signing.publicKeys[%s]: %v", k.ID, err)
+		}
+		pk, err := signing.LoadPublicKey(k.ID, pem)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, pk)
+	}
+	// Signatures are looked for in the platform's format only (sig-tag
+	// unless signing.format says bundle): the other format's lookups would
+	// double the requests, and signing uses the configured format anyway.
+	format := signing.Format(cfg.Signing.Format)
+	if format == "" {
+		format = signing.FormatSigTag
+	}
+	return &validate.KeyVerifier{Options: signing.VerifyOptions{Keys: keys, Revoked: cfg.Signing.RevokedKeys,
+		RemoteOptions: client.RemoteOptions(ctx), Formats: []signing.Format{format}}}, nil
+}
+
+// valuesKeys maps the configuration's values section onto the desired-state
+// engine's keys.
+func valuesKeys(cfg *config.Config) desiredstate.Keys {
+	v := cfg.Values
+	return desiredstate.DefaultKeys().Merge(desiredstate.Keys{
+		ImageRepository: v.ImageRepository, ImageTag: v.ImageTag, ImageDigest: v.ImageDigest,
+		Replicas: v.Replicas, Memory: v.Memory, EnvPrefix: v.EnvPrefix,
+		Ports: v.Ports, SecretRefs: v.SecretRefs, DNS: v.DNS, PerEnvironment: v.PerEnvironment,
+	})
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// cacheDir is a directory under the user's cache for downloads worth
+// keeping between runs, like charts; "" when there is none.
+func cacheDir(name string) string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(base, "stepper", name)
+}
+
+// writeFileWith writes what fn writes to path, atomically.
+func writeFileWith(path string, fn func(io.Writer) error) error {
+	var b bytes.Buffer
+	if err := fn(&b); err != nil {
+		return err
+	}
+	return report.WriteFileAtomic(path, b.Bytes())
 }

@@ -43,8 +43,11 @@ type Result struct {
 	CI        ci.Info           `json:"ci"`
 	Outputs   map[string]string `json:"outputs,omitempty"`
 	Checks    []Check           `json:"checks,omitempty"`
-	Error     string            `json:"error,omitempty"`
-	Version   string            `json:"stepperVersion,omitempty"`
+	// Details is what a verb reports beyond checks, such as validate's
+	// findings; it is encoded as it is.
+	Details any    `json:"details,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Version string `json:"stepperVersion,omitempty"`
 }
 
 // Check is one thing a step verified, reported as a JUnit test case too.
@@ -98,6 +101,10 @@ func ReadJSON(path string) (*Result, error) {
 
 // writeAtomic writes data to a temporary file beside path and renames it into
 // place, so a crash never leaves a truncated report for the next job.
+// WriteFileAtomic writes data to path so that a reader never sees half of
+// it: a temporary file in the same directory, renamed into place.
+func WriteFileAtomic(path string, data []byte) error { return writeAtomic(path, data) }
+
 func writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

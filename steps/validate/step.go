@@ -1,0 +1,362 @@
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/helm"
+	"github.com/stepper-cd/stepper/internal/logging"
+	"github.com/stepper-cd/stepper/internal/policy"
+	"github.com/stepper-cd/stepper/internal/runtimecheck"
+	"github.com/stepper-cd/stepper/internal/signing"
+)
+
+// Images reads images from the registry: internal/registry.
+type Images interface {
+	Image(ctx context.Context, ref string) (v1.Image, name.Digest, error)
+}
+
+// Verifier checks an image's signature against the approved keys:
+// internal/signing with the configured public keys.
+type Verifier interface {
+	Verify(ctx context.Context, img name.Digest) (*signing.Verified, error)
+}
+
+// Charts loads and renders Helm charts: internal/helm.
+type Charts interface {
+	Load(ctx context.Context, ref helm.ChartRef) (*helm.LoadedChart, error)
+	Latest(ctx context.Context, repo, name string) (string, error)
+	Render(ctx context.Context, ch *helm.LoadedChart, o helm.RenderOptions) ([]helm.Object, error)
+}
+
+// Runtime starts an image and checks it behaves: internal/runtimecheck.
+type Runtime interface {
+	Check(ctx context.Context, o runtimecheck.Options) (*runtimecheck.Result, error)
+}
+
+// Step is validate with the systems it reads. Verifier, Charts and Runtime
+// may be nil when nothing needs them.
+type Step struct {
+	Images   Images
+	Verifier Verifier
+	Charts   Charts
+	Runtime  Runtime
+	Policy   *policy.Policy
+	Config   policy.Config
+	// Approved are the approved base images as configured (baseImages).
+	Approved []string
+	// Jobs bounds how many apps are checked at once; 0 means 8.
+	Jobs int
+	// Now is the clock for waiver expiry; nil means time.Now.
+	Now func() time.Time
+
+	// Insecure lets the runtime check pull over plain HTTP.
+	Insecure bool
+
+	claimMu   sync.Mutex
+	claims    map[string][]policy.ApprovedBase
+	basesOnce sync.Once
+	bases     []policy.ApprovedBase
+	basesErr  error
+}
+
+// Target is one app to check: any of an image, a chart and a desired-state
+// entry.
+type Target struct {
+	Env, App string
+	// Image is the image reference, as the desired state or the command
+	// line gives it.
+	Image string
+	// Chart is the chart to render; nil when there is none.
+	Chart *helm.ChartRef
+	// Render says how to render Chart: release, namespace, values.
+	Render helm.RenderOptions
+	// State is the app's desired-state entry when one was read.
+	State *policy.StateEntry
+	// RuntimeCheck starts the image and checks health, uid and SIGTERM.
+	RuntimeCheck bool
+	HealthPort   int
+}
+
+// Run checks every target and returns the findings. Apps are checked side
+// by side. A system that cannot be reached is an error, never a pass: a
+// finding is only ever left out because its rule held.
+func (s *Step) Run(ctx context.Context, targets []Target) (*policy.Report, error) {
+	jobs := s.Jobs
+	if jobs <= 0 {
+		jobs = 32
+	}
+	rep := &policy.Report{Checked: map[string][]string{}}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for _, t := range targets {
+		g.Go(func() error {
+			findings, checked, err := s.check(gctx, t)
+			if err != nil {
+				return fmt.Errorf("%s: %w", label(t), err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			rep.Findings = append(rep.Findings, findings...)
+			rep.Checked[label(t)] = checked
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return rep, err
+	}
+	slices.SortStableFunc(rep.Findings, func(a, b policy.Finding) int {
+		return strings.Compare(a.Env+"/"+a.App, b.Env+"/"+b.App)
+	})
+	return rep, nil
+}
+
+func label(t Target) string {
+	switch {
+	case t.App != "" && t.Env != "":
+		return t.Env + "/" + t.App
+	case t.App != "":
+		return t.App
+	}
+	return t.Image
+}
+
+// check gathers the facts of one target and hands them to the policy.
+func (s *Step) check(ctx context.Context, t Target) ([]policy.Finding, []string, error) {
+	log := logging.From(ctx)
+	start := time.Now()
+	in := policy.Input{Env: t.Env, App: t.App, State: t.State}
+	// The image and the chart are independent: read them side by side.
+	var digest name.Digest
+	g, gctx := errgroup.WithContext(ctx)
+	if t.Image != "" {
+		g.Go(func() error {
+			img, d, err := s.image(gctx, t.Image)
+			in.Image, digest = img, d
+			return err
+		})
+	}
+	if t.Chart != nil {
+		g.Go(func() error {
+			ch, objs, err := s.chart(gctx, t)
+			in.Chart, in.Objects = ch, objs
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	if t.RuntimeCheck && in.Image != nil {
+		rr, err := s.runtime(ctx, t, digest)
+		if err != nil {
+			return nil, nil, err
+		}
+		in.Runtime = rr
+	}
+	cfg := s.config(ctx)
+	if in.Image != nil {
+		cfg.ApprovedBases = append(cfg.ApprovedBases, s.claimedBase(ctx, in.Image)...)
+	}
+	findings := s.Policy.Check(cfg, in, s.now())
+	for i := range findings {
+		if findings[i].File == "" && t.State != nil {
+			findings[i].File, findings[i].Line = t.State.File, t.State.Line
+		}
+	}
+	log.Debug().Str(logging.App, t.App).Str(logging.Env, t.Env).Int("findings", len(findings)).
+		Int64(logging.Duration, time.Since(start).Milliseconds()).Msg("checked")
+	return findings, s.Policy.Checked(in), nil
+}
+
+// image reads an image's config, layers and annotations and verifies its
+// signature, all by the digest the reference resolves to once.
+func (s *Step) image(ctx context.Context, ref string) (*policy.Image, name.Digest, error) {
+	parsed, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, name.Digest{}, exit.Usagef("image %q: %v", ref, err)
+	}
+	out := &policy.Image{Ref: ref, Registry: parsed.Context().RegistryStr()}
+	if d, ok := parsed.(name.Digest); ok {
+		out.Digest = d.DigestStr()
+	}
+	if tagged, ok := strings.CutPrefix(ref, parsed.Context().Name()+":"); ok {
+		out.Tag, _, _ = strings.Cut(tagged, "@")
+	}
+	img, resolved, err := s.Images.Image(ctx, ref)
+	if err != nil {
+		return nil, name.Digest{}, fmt.Errorf("image %s: %w", ref, err)
+	}
+	out.ResolvedDigest = resolved.DigestStr()
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, name.Digest{}, exit.Infraf("image %s: read config: %v", ref, err)
+	}
+	out.User = cfg.Config.User
+	out.Entrypoint, out.Cmd = cfg.Config.Entrypoint, cfg.Config.Cmd
+	for _, d := range cfg.RootFS.DiffIDs {
+		out.DiffIDs = append(out.DiffIDs, d.String())
+	}
+	if m, err := img.Manifest(); err == nil {
+		out.Annotations = m.Annotations
+	}
+	if s.Verifier == nil {
+		out.Signature = policy.SignatureResult{Problem: "no public keys configured (signing.publicKeys)"}
+	} else if v, err := s.Verifier.Verify(ctx, resolved); err == nil {
+		out.Signature = policy.SignatureResult{Verified: true, KeyID: v.KeyID}
+	} else if exit.ClassOf(err) == exit.Failed {
+		out.Signature = policy.SignatureResult{Problem: err.Error()}
+	} else {
+		// Fail closed: a registry that cannot say whether the image is
+		// signed stops validate; it never reads as unsigned or signed.
+		return nil, name.Digest{}, fmt.Errorf("verify signature of %s: %w", resolved, err)
+	}
+	return out, resolved, nil
+}
+
+// chart loads and renders the target's chart and looks up the newest
+// version of it in its repository.
+func (s *Step) chart(ctx context.Context, t Target) (*policy.Chart, []policy.Object, error) {
+	if s.Charts == nil {
+		return nil, nil, errors.New("no chart client")
+	}
+	ref := *t.Chart
+	out := &policy.Chart{Name: ref.Name, Version: ref.Version, Repo: ref.Repo, Local: ref.Path != ""}
+	if out.Local {
+		out.Repo = ref.Path
+	}
+	ch, err := s.Charts.Load(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	meta := ch.Metadata()
+	out.Name, out.Version, out.README, out.Annotations = meta.Name, meta.Version, meta.README, meta.Annotations
+	if !out.Local {
+		latest, err := s.Charts.Latest(ctx, ref.Repo, ref.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		out.Latest = latest
+	}
+	objs, err := s.Charts.Render(ctx, ch, t.Render)
+	if err != nil {
+		if exit.ClassOf(err) != exit.Failed {
+			return nil, nil, err
+		}
+		out.RenderError = err.Error()
+		return out, nil, nil
+	}
+	pobjs := make([]policy.Object, len(objs))
+	for i, o := range objs {
+		pobjs[i] = policy.Object{Object: o.Object, Template: o.Template}
+	}
+	return out, pobjs, nil
+}
+
+// runtime starts the image and reports what its checks saw.
+func (s *Step) runtime(ctx context.Context, t Target, digest name.Digest) ([]policy.RuntimeResult, error) {
+	if s.Runtime == nil {
+		return nil, exit.Usagef("--runtime needs podman or docker on this machine")
+	}
+	res, err := s.Runtime.Check(ctx, runtimecheck.Options{Image: digest.String(), HealthPath: s.Config.HealthPath, Port: t.HealthPort, Insecure: s.Insecure})
+	if err != nil {
+		return nil, err
+	}
+	out := []policy.RuntimeResult{}
+	for _, c := range res.Checks {
+		out = append(out, policy.RuntimeResult{Check: c.Name, Passed: c.Passed, Message: c.Message})
+	}
+	return out, nil
+}
+
+// claimedBase is the base an image's annotations name, when it is in an
+// approved repository: its layers are then read so the layer-prefix check
+// can prove (or refute) the claim. The annotation alone proves nothing.
+func (s *Step) claimedBase(ctx context.Context, img *policy.Image) []policy.ApprovedBase {
+	claimed, digest := img.Annotations[ocispec.AnnotationBaseImageName], img.Annotations[ocispec.AnnotationBaseImageDigest]
+	if claimed == "" || digest == "" {
+		return nil
+	}
+	repo, err := name.ParseReference(claimed)
+	if err != nil {
+		return nil
+	}
+	approved := false
+	for _, a := range s.Approved {
+		if ar, err := name.ParseReference(a); err == nil && ar.Context().Name() == repo.Context().Name() {
+			approved = true
+		}
+	}
+	if !approved {
+		return nil
+	}
+	ref := repo.Context().Digest(digest).String()
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	if b, ok := s.claims[ref]; ok {
+		return b
+	}
+	var out []policy.ApprovedBase
+	if base, d, err := s.Images.Image(ctx, ref); err == nil {
+		if cfg, err := base.ConfigFile(); err == nil {
+			b := policy.ApprovedBase{Name: repo.Context().Name(), Digest: d.DigestStr()}
+			for _, id := range cfg.RootFS.DiffIDs {
+				b.DiffIDs = append(b.DiffIDs, id.String())
+			}
+			out = append(out, b)
+		}
+	}
+	if s.claims == nil {
+		s.claims = map[string][]policy.ApprovedBase{}
+	}
+	s.claims[ref] = out
+	return out
+}
+
+// config completes the policy configuration with the approved bases'
+// layers, resolved once per run.
+func (s *Step) config(ctx context.Context) policy.Config {
+	s.basesOnce.Do(func() { s.bases, s.basesErr = s.resolveBases(ctx) })
+	cfg := s.Config
+	cfg.ApprovedBases = s.bases
+	return cfg
+}
+
+func (s *Step) resolveBases(ctx context.Context) ([]policy.ApprovedBase, error) {
+	var out []policy.ApprovedBase
+	for _, ref := range s.Approved {
+		img, d, err := s.Images.Image(ctx, ref)
+		if err != nil {
+			logging.From(ctx).Warn().Err(err).Str(logging.Image, ref).Msg("approved base image cannot be read; images on it will fail the base rule")
+			continue
+		}
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			continue
+		}
+		b := policy.ApprovedBase{Name: ref, Digest: d.DigestStr()}
+		for _, id := range cfg.RootFS.DiffIDs {
+			b.DiffIDs = append(b.DiffIDs, id.String())
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func (s *Step) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}

@@ -1,0 +1,50 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/stepper-cd/stepper/internal/policy"
+	"github.com/stepper-cd/stepper/internal/signing"
+)
+
+// Summary counts a report's findings for the one-line outcome: "2 errors,
+// 1 warning, 1 waived in 3 apps".
+func Summary(r *policy.Report) string {
+	var errs, warns, waived int
+	for _, f := range r.Findings {
+		switch {
+		case f.Waiver != nil && !f.Waiver.Expired:
+			waived++
+		case f.Severity == policy.Error:
+			errs++
+		case f.Severity == policy.Warning:
+			warns++
+		}
+	}
+	parts := []string{plural(errs, "error"), plural(warns, "warning")}
+	if waived > 0 {
+		parts = append(parts, fmt.Sprintf("%d waived", waived))
+	}
+	return fmt.Sprintf("%s in %s", strings.Join(parts, ", "), plural(len(r.Checked), "app"))
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// KeyVerifier verifies signatures with the approved public keys.
+type KeyVerifier struct {
+	Options signing.VerifyOptions
+}
+
+// Verify checks img's signature.
+func (k *KeyVerifier) Verify(ctx context.Context, img name.Digest) (*signing.Verified, error) {
+	return signing.Verify(ctx, img, k.Options)
+}
