@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -126,6 +127,11 @@ func Main(ctx context.Context, o IO) int {
 	}
 	rt.Result.CI = rt.CI
 	ctx = logging.WithContext(ctx, log)
+	// The Helm SDK logs warnings through log/slog's default logger, which
+	// would write unmasked, unstructured lines to stderr; send them through
+	// the run's logger instead. Main is the process's entry point, so the
+	// global is ours to set.
+	slog.SetDefault(slog.New(zerolog.NewSlogHandler(log)))
 
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	// Configuration is loaded only for commands that ask for it, so that
