@@ -1,0 +1,71 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"syscall"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/stepper-cd/stepper/internal/exit"
+)
+
+// classify wraps err from op on project with its exit class and what to do
+// about it. client-go's errors carry the method, the URL, the status and
+// GitLab's message, never the token, which travels in a header; so err
+// itself may be shown.
+func classify(op, project string, err error) error {
+	var resp *gl.ErrorResponse
+	status := 0
+	if errors.As(err, &resp) && resp.Response != nil {
+		status = resp.Response.StatusCode
+	}
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w", op, err)
+	case unreachable(err):
+		return exit.Infraf("%s: GitLab is unreachable; check gitlab.url and that this runner can reach it "+
+			"(proxy, firewall): %w", op, err)
+	case status == http.StatusUnauthorized:
+		return exit.Usagef("%s: GitLab refused the token (HTTP 401); check that gitlab.token holds an access token "+
+			"that is neither expired nor revoked, with scope api: %w", op, err)
+	case status == http.StatusForbidden:
+		return exit.Usagef("%s: the token may not do this in project %s (HTTP 403); give it scope api and at least "+
+			"the Developer role in the project, and check that protected-branch rules allow merge requests into the "+
+			"target branch: %w", op, project, err)
+	case errors.Is(err, gl.ErrNotFound):
+		return exit.Usagef("%s: project %s or the merge request was not found (HTTP 404); check the desired-state "+
+			"repository URL, and that the token's user is a member of the project (GitLab answers 404, not 403, "+
+			"for projects a token cannot see): %w", op, project, err)
+	case status == http.StatusTooManyRequests:
+		after := ""
+		if d, ok := retryAfter(resp.Response); ok {
+			after = fmt.Sprintf(", retry after %s", d)
+		}
+		return exit.Infraf("%s: GitLab rate-limited this token (HTTP 429%s); rerun the job later or raise the "+
+			"limit for the token's user: %w", op, after, err)
+	case status >= 500:
+		return exit.Infraf("%s: GitLab failed (HTTP %d, retried up to %d attempts); rerun the job once the instance "+
+			"is healthy: %w", op, status, defaultRetry.tries, err)
+	case status >= 400:
+		// GitLab refused the request itself (a branch that does not
+		// exist, a label it cannot take): the inputs need fixing.
+		return exit.Usagef("%s: GitLab refused the request (HTTP %d): %w", op, status, err)
+	}
+	return exit.Infraf("%s: %w", op, err)
+}
+
+// unreachable tells whether err means no connection could be made: the host
+// has no address, nothing listens on the port, or the network has no route.
+func unreachable(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		return true
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
+}

@@ -1,0 +1,194 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/logging"
+)
+
+// MergeRequest is the merge request a change should have.
+type MergeRequest struct {
+	// Project is the project's path, "group/env-repo", or its numeric id.
+	Project      string
+	SourceBranch string
+	TargetBranch string
+	Title        string
+	// Description is Markdown; it is sent as it is.
+	Description string
+	// Labels are added to the merge request; labels people added stay.
+	Labels             []string
+	RemoveSourceBranch bool
+}
+
+// MR is a merge request as GitLab reports it.
+type MR struct {
+	IID    int
+	WebURL string
+	// State is opened, merged, closed or locked.
+	State string
+	// Created is false when an open merge request for the same source and
+	// target branches existed and was updated.
+	Created bool
+	// MergeStatus is GitLab's detailed_merge_status: mergeable,
+	// not_approved, ci_still_running, conflict, …
+	MergeStatus string
+	// Approvals is set by MergeRequestState for an open merge request, and
+	// nil when GitLab did not say.
+	Approvals *Approvals
+}
+
+// Approvals is where a merge request stands with its approval rules.
+type Approvals struct {
+	Approved bool
+	Required int
+	Left     int
+	By       []string // user names
+}
+
+// EnsureMergeRequest makes sure one open merge request from mr.SourceBranch
+// to mr.TargetBranch exists with mr's title, description and labels: it
+// updates the open one if there is one, and creates it otherwise. Running it
+// twice gives the same merge request.
+func (c *Client) EnsureMergeRequest(ctx context.Context, mr MergeRequest) (*MR, error) {
+	op := fmt.Sprintf("merge request %s→%s in %s", mr.SourceBranch, mr.TargetBranch, mr.Project)
+	switch {
+	case mr.Project == "" || mr.SourceBranch == "" || mr.TargetBranch == "":
+		return nil, exit.Usagef("gitlab: %s: project, source branch and target branch are all needed", op)
+	case mr.SourceBranch == mr.TargetBranch:
+		return nil, exit.Usagef("gitlab: %s: source and target branch are the same", op)
+	case mr.Title == "":
+		return nil, exit.Usagef("gitlab: %s: the title is empty", op)
+	}
+	open, err := c.findOpen(ctx, mr)
+	if err != nil {
+		return nil, c.fail(op, mr.Project, err)
+	}
+	if open == 0 {
+		created, err := c.create(ctx, mr)
+		if err == nil {
+			logging.From(ctx).Debug().Int("iid", created.IID).Str("url", created.WebURL).Msg("gitlab: merge request created")
+			return created, nil
+		}
+		// 409: another job, or an earlier attempt of this request whose
+		// answer was lost, opened it in the meantime.
+		if !gl.HasStatusCode(err, http.StatusConflict) {
+			return nil, c.fail(op, mr.Project, err)
+		}
+		if open, err = c.findOpen(ctx, mr); err != nil {
+			return nil, c.fail(op, mr.Project, err)
+		}
+		if open == 0 {
+			return nil, exit.Infraf("gitlab %s: %s: GitLab reported an open merge request (HTTP 409) but lists none", c.host, op)
+		}
+	}
+	updated, err := c.update(ctx, mr, open)
+	if err != nil {
+		return nil, c.fail(op, mr.Project, err)
+	}
+	logging.From(ctx).Debug().Int("iid", updated.IID).Str("url", updated.WebURL).Msg("gitlab: merge request updated")
+	return updated, nil
+}
+
+// findOpen returns the iid of the open merge request from mr's source to
+// its target branch, or 0. GitLab keeps at most one open per pair; should
+// there be more, the newest is used.
+func (c *Client) findOpen(ctx context.Context, mr MergeRequest) (int64, error) {
+	found, _, err := c.api.MergeRequests.ListProjectMergeRequests(mr.Project, &gl.ListProjectMergeRequestsOptions{
+		State:        gl.Ptr("opened"),
+		SourceBranch: gl.Ptr(mr.SourceBranch),
+		TargetBranch: gl.Ptr(mr.TargetBranch),
+		OrderBy:      gl.Ptr("created_at"),
+		Sort:         gl.Ptr("desc"),
+	}, gl.WithContext(ctx))
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range found {
+		// Filter again: a server that ignored a parameter must not make
+		// us update someone else's merge request.
+		if m.State == "opened" && m.SourceBranch == mr.SourceBranch && m.TargetBranch == mr.TargetBranch {
+			return m.IID, nil
+		}
+	}
+	return 0, nil
+}
+
+func (c *Client) create(ctx context.Context, mr MergeRequest) (*MR, error) {
+	opt := &gl.CreateMergeRequestOptions{
+		Title:              gl.Ptr(mr.Title),
+		Description:        gl.Ptr(mr.Description),
+		SourceBranch:       gl.Ptr(mr.SourceBranch),
+		TargetBranch:       gl.Ptr(mr.TargetBranch),
+		RemoveSourceBranch: gl.Ptr(mr.RemoveSourceBranch),
+	}
+	if len(mr.Labels) > 0 {
+		opt.Labels = (*gl.LabelOptions)(&mr.Labels)
+	}
+	m, _, err := c.api.MergeRequests.CreateMergeRequest(mr.Project, opt, gl.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	out := fromAPI(&m.BasicMergeRequest)
+	out.Created = true
+	return out, nil
+}
+
+func (c *Client) update(ctx context.Context, mr MergeRequest, iid int64) (*MR, error) {
+	opt := &gl.UpdateMergeRequestOptions{
+		Title:              gl.Ptr(mr.Title),
+		Description:        gl.Ptr(mr.Description),
+		RemoveSourceBranch: gl.Ptr(mr.RemoveSourceBranch),
+	}
+	if len(mr.Labels) > 0 {
+		opt.AddLabels = (*gl.LabelOptions)(&mr.Labels)
+	}
+	m, _, err := c.api.MergeRequests.UpdateMergeRequest(mr.Project, iid, opt, gl.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return fromAPI(&m.BasicMergeRequest), nil
+}
+
+// MergeRequestState reports where merge request iid of project stands, with
+// its approvals while it is open.
+func (c *Client) MergeRequestState(ctx context.Context, project string, iid int) (*MR, error) {
+	op := fmt.Sprintf("merge request !%d in %s", iid, project)
+	if project == "" || iid <= 0 {
+		return nil, exit.Usagef("gitlab: %s: a project and a positive merge request number are needed", op)
+	}
+	m, _, err := c.api.MergeRequests.GetMergeRequest(project, int64(iid), nil, gl.WithContext(ctx))
+	if err != nil {
+		return nil, c.fail(op, project, err)
+	}
+	out := fromAPI(&m.BasicMergeRequest)
+	if out.State != "opened" {
+		return out, nil
+	}
+	// Approvals are a second request and a nicety: when it fails the
+	// state is still worth reporting.
+	a, _, err := c.api.MergeRequests.GetMergeRequestApprovals(project, int64(iid), gl.WithContext(ctx))
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return nil, c.fail(op, project, err)
+	case err != nil:
+		logging.From(ctx).Warn().Err(err).Int("iid", iid).Msg("gitlab: approvals unknown")
+	default:
+		out.Approvals = &Approvals{Approved: a.Approved, Required: int(a.ApprovalsRequired), Left: int(a.ApprovalsLeft)}
+		for _, u := range a.ApprovedBy {
+			if u != nil && u.User != nil {
+				out.Approvals.By = append(out.Approvals.By, u.User.Username)
+			}
+		}
+	}
+	return out, nil
+}
+
+func fromAPI(m *gl.BasicMergeRequest) *MR {
+	return &MR{IID: int(m.IID), WebURL: m.WebURL, State: m.State, MergeStatus: m.DetailedMergeStatus}
+}
