@@ -1,0 +1,197 @@
+package gitrepo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/stepper-cd/stepper/internal/ci"
+	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/logging"
+)
+
+// passthroughEnv are the caller's GIT_ variables that only choose a
+// transport or trust store; every other GIT_ variable (GIT_DIR from a hook,
+// GIT_CONFIG_PARAMETERS, …) is dropped so it cannot steer our commands.
+var passthroughEnv = []string{
+	"GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_PROXY_COMMAND",
+}
+
+// environ is the hermetic environment of every git command run for dir:
+// no system or user configuration, no prompts, a fixed identity, stable
+// English messages (errors are classified by their text), and no discovery
+// of a repository above dir. o.Environ comes last, so callers can add a
+// credential helper or askpass.
+func environ(o Options, dir string) []string {
+	env := make([]string, 0, len(os.Environ())+16)
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "GIT_") && !contains(passthroughEnv, name) ||
+			name == "LC_ALL" || name == "LANGUAGE" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		"GIT_TERMINAL_PROMPT=0",
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_CONFIG_GLOBAL="+os.DevNull,
+		"GIT_AUTHOR_NAME="+o.Author,
+		"GIT_AUTHOR_EMAIL="+o.Email,
+		"GIT_COMMITTER_NAME="+o.Author,
+		"GIT_COMMITTER_EMAIL="+o.Email,
+		"GIT_CEILING_DIRECTORIES="+filepath.Dir(dir),
+		"LC_ALL=C",
+		"LANGUAGE=",
+	)
+	return append(env, o.Environ...)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// git runs one git command in the repository's directory and returns its
+// standard output. A failure is a *cmdError, whose text never holds
+// credentials.
+func (r *Repo) git(ctx context.Context, stdin string, args ...string) (string, error) {
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = r.dir
+	if args[0] == "clone" {
+		cmd.Dir = filepath.Dir(r.dir)
+	}
+	cmd.Env = r.env
+	cmd.WaitDelay = 5 * time.Second
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	logging.From(ctx).Trace().Str("git", args[0]).Int64(logging.Duration, time.Since(start).Milliseconds()).
+		Bool("ok", err == nil).Msg("git")
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("git %s: %w", args[0], ctx.Err())
+		}
+		return stdout.String(), &cmdError{args: args, out: stdout.String(), stderr: stderr.String(), err: err}
+	}
+	return stdout.String(), nil
+}
+
+// gitLine is git with its output trimmed.
+func (r *Repo) gitLine(ctx context.Context, args ...string) (string, error) {
+	out, err := r.git(ctx, "", args...)
+	return strings.TrimSpace(out), err
+}
+
+// cmdError is a git command that failed.
+type cmdError struct {
+	args   []string
+	out    string
+	stderr string
+	err    error
+}
+
+func (e *cmdError) Error() string {
+	return redact(fmt.Sprintf("git %s: %v: %s", strings.Join(e.args, " "), e.err, strings.TrimSpace(e.stderr)))
+}
+
+func (e *cmdError) Unwrap() error { return e.err }
+
+// userinfo matches the user:password@ part of any URL in a message.
+var userinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@]+@`)
+
+// redact removes credentials from every URL in s.
+func redact(s string) string { return userinfo.ReplaceAllString(s, "$1") }
+
+// kind is what a failed remote operation says about the remote.
+type kind int
+
+const (
+	kindOther kind = iota
+	kindAuth
+	kindNotFound
+	kindUnreachable
+	kindRejected // a push lost a race; fetch and try again
+)
+
+// classify reads git's messages (LC_ALL=C) to tell why a remote operation failed.
+func classify(err error) kind {
+	var ce *cmdError
+	if !errors.As(err, &ce) {
+		return kindOther
+	}
+	text := strings.ToLower(ce.out + "\n" + ce.stderr)
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(text, s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("[rejected]"),
+		has("[remote rejected]") && has("lock", "failed to update ref", "incorrect old value", "stale info"):
+		return kindRejected
+	case has("authentication failed", "could not read username", "could not read password",
+		"terminal prompts disabled", "access denied", "permission denied", "not allowed to push",
+		"returned error: 401", "returned error: 403", "http basic", "you are not allowed", "protected branch"):
+		return kindAuth
+	case has("repository not found", "' not found", "returned error: 404", "does not appear to be a git repository",
+		"not found in upstream", "couldn't find remote ref", "does not exist"):
+		return kindNotFound
+	case has("could not resolve host", "connection refused", "failed to connect", "timed out",
+		"connection reset", "unable to access", "remote end hung up", "rpc failed",
+		"returned error: 5", "could not read from remote", "network is unreachable", "early eof"):
+		return kindUnreachable
+	}
+	return kindOther
+}
+
+// remoteError marks a failed clone, fetch or push with its exit class and
+// tells the user what to do.
+func (r *Repo) remoteError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	where := fmt.Sprintf("git %s %s (branch %s)", op, r.safeURL, r.branch)
+	if r.branch == "" {
+		where = fmt.Sprintf("git %s %s", op, r.safeURL)
+	}
+	var ce *cmdError
+	if !errors.As(err, &ce) {
+		return fmt.Errorf("%s: %w", where, err) // cancelled: keep the context's class
+	}
+	switch classify(err) {
+	case kindAuth:
+		return exit.Usagef("%s: access denied: %w; give the job credentials with write access to the repository "+
+			"(a token in the URL or a credential helper in the environment) and check branch protection", where, err)
+	case kindNotFound:
+		return exit.Usagef("%s: repository or branch not found: %w; check desiredState.repo and desiredState.branch", where, err)
+	case kindUnreachable:
+		return exit.Infraf("%s: remote unreachable: %w; check the network, proxy and that the git server is up, then retry", where, err)
+	}
+	return exit.Infraf("%s: %w", where, err)
+}
+
+// safe returns url without credentials, for messages.
+func safe(url string) string { return redact(ci.StripCredentials(url)) }
+
+// isUnreachable reports whether err, classified or not, says the remote
+// could not be reached.
+func isUnreachable(err error) bool { return classify(err) == kindUnreachable }

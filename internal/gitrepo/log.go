@@ -1,0 +1,107 @@
+package gitrepo
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Commit is one commit of the branch's history.
+type Commit struct {
+	SHA, Subject string
+	// Trailers are the message's "Key: Value" trailers; for a key given
+	// twice, the last value.
+	Trailers map[string]string
+	Time     time.Time // committer time
+}
+
+// Log returns up to n of the newest commits of the checkout that touch path
+// (a file or directory; "" for all), newest first. The checkout is shallow,
+// so Log deepens it until it has n commits it can trust or the whole history.
+func (r *Repo) Log(ctx context.Context, path string, n int) ([]Commit, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	deepen := max(64, 4*n)
+	for {
+		commits, err := r.log(ctx, path, n+1)
+		if err != nil {
+			return nil, err
+		}
+		boundary, err := r.shallowBoundary()
+		if err != nil {
+			return nil, err
+		}
+		// git shows a shallow boundary commit as adding every file, so it
+		// says nothing true about path; the commits before it are exact.
+		trusted := commits
+		for i, c := range commits {
+			if boundary[c.SHA] {
+				trusted = commits[:i]
+				break
+			}
+		}
+		if len(boundary) == 0 || len(trusted) >= n {
+			return trusted[:min(n, len(trusted))], nil
+		}
+		if _, err := r.git(ctx, "", "fetch", "--quiet", "--no-tags", "--deepen="+strconv.Itoa(deepen), "origin", r.trackingRefspec()); err != nil {
+			return nil, r.remoteError("fetch", err)
+		}
+		deepen *= 4
+	}
+}
+
+const (
+	fieldSep  = "\x1f"
+	recordSep = "\x1e"
+)
+
+func (r *Repo) log(ctx context.Context, path string, n int) ([]Commit, error) {
+	args := []string{"log", "-n", strconv.Itoa(n), "--no-color",
+		"--format=%H" + fieldSep + "%s" + fieldSep + "%ct" + fieldSep + "%(trailers:only,unfold)" + recordSep, "HEAD", "--"}
+	if path != "" {
+		args = append(args, path)
+	}
+	out, err := r.git(ctx, "", args...)
+	if err != nil {
+		return nil, fmt.Errorf("git log %s in %s: %w", path, r.dir, err)
+	}
+	var commits []Commit
+	for _, rec := range strings.Split(out, recordSep) {
+		f := strings.SplitN(strings.TrimLeft(rec, "\n"), fieldSep, 4)
+		if len(f) != 4 {
+			continue
+		}
+		c := Commit{SHA: f[0], Subject: f[1], Trailers: map[string]string{}}
+		if secs, err := strconv.ParseInt(f[2], 10, 64); err == nil {
+			c.Time = time.Unix(secs, 0)
+		}
+		for _, line := range strings.Split(f[3], "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) != "" {
+				c.Trailers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+		commits = append(commits, c)
+	}
+	return commits, nil
+}
+
+// shallowBoundary is the set of commits whose parents the checkout lacks.
+func (r *Repo) shallowBoundary() (map[string]bool, error) {
+	data, err := os.ReadFile(filepath.Join(r.dir, ".git", "shallow"))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("git %s: %w", r.dir, err)
+	}
+	set := map[string]bool{}
+	for _, sha := range strings.Fields(string(data)) {
+		set[sha] = true
+	}
+	return set, nil
+}
