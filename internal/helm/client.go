@@ -8,8 +8,11 @@
 // here. One file per concern: the client and its caches (client.go), chart
 // references and loading (chart.go), chart repositories (repo.go), OCI
 // registries (oci.go), version selection (versions.go), rendering
-// (render.go) and error classification (errors.go). Release actions
-// (install, upgrade, rollback) belong in files of their own beside these.
+// (render.go) and error classification (errors.go). Release operations
+// against a cluster: sessions, waiting and status (release.go), install or
+// upgrade (upgrade.go), rollback (rollback.go), recovery of stale pending
+// revisions (recover.go), plans (plan.go), and keeping values out of
+// messages (redact.go).
 package helm
 
 import (

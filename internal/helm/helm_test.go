@@ -21,6 +21,7 @@ var platform = testenv.NewShared(testenv.Options{SkipGit: true, SkipKube: true, 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	platform.Stop()
+	kubePlatform.Stop()
 	os.Exit(code)
 }
 
