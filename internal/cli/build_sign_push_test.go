@@ -47,9 +47,12 @@ func newBSPFixture(t *testing.T, extraConfig string) *bspFixture {
 	f.config = writeConfig(t, fmt.Sprintf(`
 registry: {host: %q, project: vendor-x}
 baseImages: [%q]
-signing: {key: "file://%s", password: "file://%s"}
+signing:
+  key: "file://%s"
+  password: "file://%s"
+  publicKeys: [{id: test-only-vendor, path: "%s"}]
 build: {builder: layers}
-%s`, f.host, f.host+"/base/static", f.key.Private, pw, extraConfig))
+%s`, f.host, f.host+"/base/static", f.key.Private, pw, f.key.Public, extraConfig))
 	f.environ = []string{
 		"GITLAB_CI=true", "CI_COMMIT_SHA=0123456789abcdef0123456789abcdef01234567", "CI_COMMIT_BRANCH=master",
 		"CI_COMMIT_REF_NAME=master", "CI_COMMIT_TIMESTAMP=2026-11-20T10:00:00Z", "CI_PROJECT_NAME=patient-api",

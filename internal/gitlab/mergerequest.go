@@ -19,8 +19,12 @@ type MergeRequest struct {
 	SourceBranch string
 	TargetBranch string
 	Title        string
-	// Description is Markdown; it is sent as it is.
-	Description string
+	// Description is Markdown; it is sent as it is. KeepDescription leaves
+	// an existing merge request's description as it is (a repeated deploy
+	// that changed nothing has no new diff to show); a new one gets
+	// Description.
+	Description     string
+	KeepDescription bool
 	// Labels are added to the merge request; labels people added stay.
 	Labels             []string
 	RemoveSourceBranch bool
@@ -142,8 +146,10 @@ func (c *Client) create(ctx context.Context, mr MergeRequest) (*MR, error) {
 func (c *Client) update(ctx context.Context, mr MergeRequest, iid int64) (*MR, error) {
 	opt := &gl.UpdateMergeRequestOptions{
 		Title:              gl.Ptr(mr.Title),
-		Description:        gl.Ptr(mr.Description),
 		RemoveSourceBranch: gl.Ptr(mr.RemoveSourceBranch),
+	}
+	if !mr.KeepDescription {
+		opt.Description = gl.Ptr(mr.Description)
 	}
 	if len(mr.Labels) > 0 {
 		opt.AddLabels = (*gl.LabelOptions)(&mr.Labels)

@@ -11,15 +11,24 @@ import (
 
 // Options are the inputs of deploy.
 type Options struct {
-	Env          string        `required:"" placeholder:"ENV" help:"Environment to deploy to; one of the configured chain."`
-	App          string        `placeholder:"NAME" help:"Application (release) name. Defaults to the CI project name."`
-	Image        string        `placeholder:"IMAGE:TAG@DIGEST" help:"Image to deploy. It must carry a digest, or come from --from-result."`
-	FromResult   string        `placeholder:"FILE" type:"existingfile" help:"Take the image from build-sign-push's --result file."`
-	ChartVersion string        `placeholder:"VERSION" help:"Chart version to deploy; unchanged when empty."`
-	Set          []string      `sep:"none" placeholder:"KEY=VALUE" help:"Helm value to set in the desired state; repeatable."`
-	Message      string        `placeholder:"TEXT" help:"Extra text for the desired-state commit message."`
-	Wait         bool          `default:"true" negatable:"" help:"Wait for the environment to report the release ready."`
-	Timeout      time.Duration `default:"10m" help:"How long to wait for the release to be ready."`
+	Env          string   `required:"" placeholder:"ENV" help:"Environment to deploy to; one of the configured chain."`
+	App          string   `placeholder:"NAME" help:"Application (release) name. Defaults to the CI project name."`
+	Image        string   `placeholder:"IMAGE:TAG@DIGEST" help:"Image to deploy. It must carry a digest, or come from --from-result."`
+	FromResult   string   `placeholder:"FILE" type:"existingfile" help:"Take the image from build-sign-push's --result file."`
+	ChartVersion string   `placeholder:"VERSION" help:"Chart version to deploy; unchanged when empty."`
+	Set          []string `sep:"none" placeholder:"KEY=VALUE" help:"Helm value to set in the desired state; repeatable."`
+	Values       []string `name:"values" short:"f" placeholder:"FILE" help:"YAML values file whose keys are set on the app in the desired state (GitOps mode); repeatable."`
+	Message      string   `placeholder:"TEXT" help:"Extra text for the desired-state commit message."`
+
+	// Apply mode: what the platform's Jenkins job and a local cluster run.
+	Apply             bool          `help:"Apply the environment's desired state to a cluster with Helm instead of editing it: upgrade --install every enabled app (or --app) in priority order."`
+	State             string        `placeholder:"PATH" type:"path" help:"With --apply: a local checkout of the desired state (file or directory), instead of cloning desiredState.repo."`
+	Kubeconfig        string        `placeholder:"FILE" type:"path" env:"KUBECONFIG" help:"With --apply: the cluster's kubeconfig."`
+	KubeContext       string        `placeholder:"NAME" help:"With --apply: the kubeconfig context."`
+	RollbackOnFailure bool          `help:"With --apply: roll a release that does not become ready back to its last good revision."`
+	IncludeProtected  bool          `help:"With --apply: also upgrade releases the desired state marks protected."`
+	Wait              bool          `default:"true" negatable:"" help:"With --apply: wait for each release to become ready (kstatus), failing fast on crashing pods."`
+	Timeout           time.Duration `default:"10m" help:"With --apply: how long a release may take to become ready."`
 }
 
 // Validate checks the combination of inputs.
@@ -34,6 +43,15 @@ func (o *Options) Validate() error {
 		if k, _, ok := strings.Cut(s, "="); !ok || k == "" {
 			return fmt.Errorf("--set %q: want KEY=VALUE", s)
 		}
+	}
+	if o.Apply && (o.Image != "" || o.FromResult != "" || o.ChartVersion != "" || len(o.Set) > 0 || len(o.Values) > 0) {
+		return fmt.Errorf("--apply applies the desired state as it is: --image, --from-result, --chart-version, --set and --values edit it (GitOps mode), so leave them out")
+	}
+	if !o.Apply && (o.State != "" || o.RollbackOnFailure || o.IncludeProtected || o.KubeContext != "") {
+		return fmt.Errorf("--state, --rollback-on-failure, --include-protected and --kube-context go with --apply")
+	}
+	if !o.Apply && o.Image == "" && o.FromResult == "" {
+		return fmt.Errorf("nothing to deploy: give --image IMAGE:TAG@sha256:... or --from-result FILE (or --apply to apply the desired state)")
 	}
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout %s: must be positive", o.Timeout)

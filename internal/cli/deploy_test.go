@@ -1,0 +1,271 @@
+package cli
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stepper-cd/stepper/internal/testenv"
+)
+
+// seedFrom reads a testdata directory into a repository seed.
+func seedFrom(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	seed := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		seed[rel] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seed
+}
+
+// deployFixture is a vendor that has built, signed and pushed an image, and
+// three environments whose desired state is in git, one per format.
+type deployFixture struct {
+	*bspFixture
+	built  string // the build-sign-push result file
+	digest string
+	repos  map[string]*testenv.Repo
+	gitlab *testenv.FakeGitLab
+}
+
+func newDeployFixture(t *testing.T) *deployFixture {
+	t.Helper()
+	p := platform.Get(t)
+	git, err := testenv.StartGitServer(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(git.Stop)
+	_ = p
+	repos := map[string]*testenv.Repo{}
+	for name, dir := range map[string]string{
+		"helmsman": filepath.Join("..", "..", "testdata", "desiredstate", "helmsman"),
+		"flux":     filepath.Join("..", "..", "testdata", "desiredstate", "flux"),
+		"helmfile": filepath.Join("..", "..", "testdata", "desiredstate", "helmfile"),
+	} {
+		seed := seedFrom(t, dir)
+		for k := range seed {
+			if strings.HasPrefix(k, "golden") {
+				delete(seed, k)
+			}
+		}
+		r, err := git.NewRepo("vendor-x/"+name, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		repos[name] = r
+	}
+	f := &deployFixture{repos: repos, gitlab: testenv.StartFakeGitLab(t)}
+	f.gitlab.AddProject("vendor-x/helmsman")
+	tokenFile := filepath.Join(t.TempDir(), "gitlab-token")
+	os.WriteFile(tokenFile, []byte(f.gitlab.Token), 0o600)
+	f.bspFixture = newBSPFixture(t, fmt.Sprintf(`
+gitlab: {url: %q, token: "file://%s"}
+environments:
+  - name: exttest
+    desiredState: {repo: %q, branch: master, path: exttest.yaml, format: helmsman}
+    land: {via: commit}
+  - name: staging
+    desiredState: {repo: %q, branch: master, path: staging/services.yaml, format: flux}
+    land: {via: commit}
+  - name: notprod
+    desiredState: {repo: %q, branch: master, path: ".", format: helmfile}
+    land: {via: commit}
+  - name: preprod
+    desiredState: {repo: %q, branch: master, path: exttest.yaml, format: helmsman}
+    land: {via: merge-request, sourceBranch: master, targetBranch: prod}
+`, f.gitlab.URL, tokenFile, repos["helmsman"].HTTPURL, repos["flux"].HTTPURL, repos["helmfile"].HTTPURL, repos["helmsman"].HTTPURL))
+	args := f.args(t, "--tag", "2.7.0", "--allow-retag")
+	if r := runCLI(t, f.environ, args...); r.code != 0 {
+		t.Fatalf("build-sign-push: exit %d\n%s", r.code, r.stderr)
+	}
+	f.built = flagValue(t, args, "--result")
+	f.digest = resultOf(t, args).Digest
+	return f
+}
+
+// A release lands in each of the three formats as one commit with trailers;
+// deploying it again is a no-op with no empty commit.
+func TestDeployGitOpsEveryFormat(t *testing.T) {
+	f := newDeployFixture(t)
+	for _, tc := range []struct{ env, app, repo, file string }{
+		{"exttest", "patient-api", "helmsman", "exttest.yaml"},
+		{"staging", "blog-service", "flux", "staging/services.yaml"},
+		{"notprod", "casework-api", "helmfile", "environments/notprod/casework-api.yaml"},
+	} {
+		t.Run(tc.repo, func(t *testing.T) {
+			repo := f.repos[tc.repo]
+			before, _ := repo.Rev("master")
+			env := append(f.environ, "HOME="+t.TempDir())
+			r := runCLI(t, env, "deploy", "-c", f.config, "--env", tc.env, "--app", tc.app, "--from-result", f.built)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			after, _ := repo.Rev("master")
+			if after == before {
+				t.Fatal("nothing was committed")
+			}
+			msg := gitOut(t, repo.Dir, "log", "-1", "--format=%B", "master")
+			for _, want := range []string{"deploy " + tc.app + " to " + tc.env + ": " + strings.TrimPrefix(f.digest, "sha256:")[:12],
+				"Stepper-App: " + tc.app, "Stepper-Env: " + tc.env, "Stepper-Digest: " + f.digest} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("commit message lacks %q:\n%s", want, msg)
+				}
+			}
+			changed := gitOut(t, repo.Dir, "diff", "--name-only", before, after)
+			if strings.TrimSpace(changed) == "" {
+				t.Errorf("no file changed")
+			}
+			all, _ := repo.ReadFile("master", strings.Fields(changed)[0])
+			if !strings.Contains(all, strings.TrimPrefix(f.digest, "sha256:")) && !strings.Contains(all, "2.7.0") {
+				t.Errorf("%s lacks the release:\n%s", changed, all)
+			}
+			r = runCLI(t, env, "deploy", "-c", f.config, "--env", tc.env, "--app", tc.app, "--from-result", f.built)
+			if r.code != 0 {
+				t.Fatalf("second deploy: exit %d\n%s", r.code, r.stderr)
+			}
+			if again, _ := repo.Rev("master"); again != after {
+				t.Errorf("a repeated deploy committed %s", again)
+			}
+		})
+	}
+}
+
+// An unsigned image, or one whose tag moved, never lands.
+func TestDeployRefusesUnsignedImages(t *testing.T) {
+	f := newDeployFixture(t)
+	build := f.args(t, "--tag", "9.9.9", "--phase", "build", "--allow-retag")
+	os.WriteFile(filepath.Join(f.appDir, "server"), []byte("unsigned build"), 0o755)
+	if r := runCLI(t, f.environ, append(build, "--config-set", "signing.key=file:///nonexistent")...); r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	ref := resultOf(t, build).Outputs["image-ref"]
+	before, _ := f.repos["helmsman"].Rev("master")
+	r := runCLI(t, append(f.environ, "HOME="+t.TempDir()), "deploy", "-c", f.config, "--env", "exttest", "--app", "patient-api", "--image", ref)
+	if r.code != 1 || !strings.Contains(r.stderr, "unsigned") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if after, _ := f.repos["helmsman"].Rev("master"); after != before {
+		t.Error("an unsigned image landed")
+	}
+}
+
+// --dry-run prints the diff and the branch and pushes nothing.
+func TestDeployDryRun(t *testing.T) {
+	f := newDeployFixture(t)
+	before, _ := f.repos["helmsman"].Rev("master")
+	r := runCLI(t, append(f.environ, "HOME="+t.TempDir()), "deploy", "-c", f.config, "--env", "exttest", "--app", "patient-api", "--from-result", f.built, "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "would commit to master") || !strings.Contains(r.stdout, strings.TrimPrefix(f.digest, "sha256:")) {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if after, _ := f.repos["helmsman"].Rev("master"); after != before {
+		t.Error("a dry run pushed")
+	}
+}
+
+func gitOut(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// Pre-production lands by a merge request from master into prod: the
+// commit goes to master and one merge request carries the diff, the digest,
+// the signature and the pipeline; a repeat updates it, never a second one.
+func TestDeployMergeRequest(t *testing.T) {
+	f := newDeployFixture(t)
+	env := append(f.environ, "HOME="+t.TempDir())
+	for range 2 {
+		r := runCLI(t, env, "deploy", "-c", f.config, "--env", "preprod", "--app", "patient-api", "--from-result", f.built)
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+	}
+	mrs := f.gitlab.MergeRequests("vendor-x/helmsman")
+	if len(mrs) != 1 {
+		t.Fatalf("%d merge requests, want 1", len(mrs))
+	}
+	mr := mrs[0]
+	if mr.SourceBranch != "master" || mr.TargetBranch != "prod" || mr.State != "opened" {
+		t.Errorf("merge request %s -> %s (%s)", mr.SourceBranch, mr.TargetBranch, mr.State)
+	}
+	for _, want := range []string{f.digest, "signature: verified", "/-/pipelines/7", "```diff"} {
+		if !strings.Contains(mr.Description, want) {
+			t.Errorf("description lacks %q:\n%s", want, mr.Description)
+		}
+	}
+}
+
+// 20 pipelines deploy 20 apps into one environment repository at once, over
+// HTTP: every one lands, none is lost.
+func TestDeployConcurrentPipelines(t *testing.T) {
+	p := platform.Get(t)
+	_ = p
+	git, err := testenv.StartGitServer(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(git.Stop)
+	var dsf strings.Builder
+	dsf.WriteString("helmRepos:\n  ehealth: https://charts.example.invalid\nnamespaces:\n  exttest: {}\napps:\n")
+	for i := range 20 {
+		fmt.Fprintf(&dsf, "  app-%02d:\n    namespace: exttest\n    enabled: true\n    chart: ehealth/service\n    version: \"1.0.0\"\n    set:\n      image.repository: old/app\n      image.tag: \"1\"\n\n", i)
+	}
+	repo, err := git.NewRepo("env.git", map[string]string{"exttest.yaml": dsf.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newBSPFixture(t, fmt.Sprintf(`
+environments:
+  - name: exttest
+    desiredState: {repo: %q, branch: master, path: exttest.yaml, format: helmsman}
+    land: {via: commit}
+`, repo.HTTPURL))
+	args := f.args(t, "--tag", "3.0.0", "--allow-retag")
+	if r := runCLI(t, f.environ, args...); r.code != 0 {
+		t.Fatalf("build-sign-push: exit %d\n%s", r.code, r.stderr)
+	}
+	built := flagValue(t, args, "--result")
+	errs := make(chan string, 20)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			r := runCLI(t, f.environ, "deploy", "-c", f.config, "--env", "exttest", "--app", fmt.Sprintf("app-%02d", i), "--from-result", built)
+			if r.code != 0 {
+				errs <- fmt.Sprintf("app-%02d: exit %d\n%s", i, r.code, r.stderr)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	final, err := repo.ReadFile("master", "exttest.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(final, "vendor-x/patient-api"); n != 20 {
+		t.Errorf("%d of 20 apps carry the new image:\n%s", n, final)
+	}
+	if n := strings.Count(gitOut(t, repo.Dir, "log", "--format=%s", "master"), "deploy app-"); n != 20 {
+		t.Errorf("%d deploy commits, want 20", n)
+	}
+}
