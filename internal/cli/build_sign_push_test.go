@@ -29,7 +29,7 @@ type bspFixture struct {
 	environ []string
 }
 
-func newBSPFixture(t *testing.T, extraConfig string) *bspFixture {
+func newBSPFixture(t testing.TB, extraConfig string) *bspFixture {
 	t.Helper()
 	p := platform.Get(t)
 	f := &bspFixture{host: p.Registry.Host, appDir: t.TempDir()}
@@ -63,14 +63,14 @@ build: {builder: layers}
 }
 
 // args are the command line of a layers-on-base build of the fixture's app.
-func (f *bspFixture) args(t *testing.T, extra ...string) []string {
+func (f *bspFixture) args(t testing.TB, extra ...string) []string {
 	dir := t.TempDir()
 	return append([]string{"build-sign-push", "-c", f.config, "--log-format", "json",
 		"--result", filepath.Join(dir, "result.json"), "--dotenv", filepath.Join(dir, "build.env"),
 		"--base", f.base.String(), "--layer", f.appDir + ":/app", "--entrypoint", "/app/server", "--user", "65532:65532"}, extra...)
 }
 
-func resultOf(t *testing.T, args []string) *report.Result {
+func resultOf(t testing.TB, args []string) *report.Result {
 	t.Helper()
 	r, err := report.ReadJSON(flagValue(t, args, "--result"))
 	if err != nil {
@@ -79,7 +79,7 @@ func resultOf(t *testing.T, args []string) *report.Result {
 	return r
 }
 
-func flagValue(t *testing.T, args []string, flag string) string {
+func flagValue(t testing.TB, args []string, flag string) string {
 	t.Helper()
 	for i, a := range args {
 		if a == flag && i+1 < len(args) {

@@ -31,7 +31,7 @@ func runCLI(t testing.TB, environ []string, args ...string) run {
 }
 
 // writeConfig writes a stepper.yaml for a test and returns its path.
-func writeConfig(t *testing.T, body string) string {
+func writeConfig(t testing.TB, body string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "stepper.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
