@@ -306,5 +306,6 @@ func TestBuildSignPushRefusesRetag(t *testing.T) {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	platform.Stop()
+	kubePlatform.Stop()
 	os.Exit(code)
 }

@@ -269,7 +269,8 @@ func (c *DeployCmd) apply(ctx context.Context, rt *Runtime, cfg *config.Config, 
 	results, err := a.Run(ctx, doc, dir, c.App, rt.Globals.DryRun)
 	for _, r := range results {
 		status := report.Succeeded
-		if r.Status != "deployed" && !rt.Globals.DryRun {
+		// A rolled-back release is deployed again, but its upgrade failed.
+		if (r.Status != "deployed" || r.Action == helm.ActionRolledBack) && !rt.Globals.DryRun {
 			status = report.Failed
 		}
 		msg := r.Action

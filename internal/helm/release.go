@@ -165,6 +165,11 @@ func (cl Cluster) restConfig() (*rest.Config, error) {
 	if err != nil {
 		return nil, exit.Usagef("kubeconfig %s: %w; check the file and the context name", cl.describe(), err)
 	}
+	if rc.QPS == 0 && rc.RateLimiter == nil {
+		// client-go's default of 5 requests a second throttles releases
+		// applied side by side; kubectl's limits instead.
+		rc.QPS, rc.Burst = 50, 300
+	}
 	return rc, nil
 }
 

@@ -89,6 +89,12 @@ func NewWaiter(cfg *rest.Config, o WaiterOptions) (*Waiter, error) {
 	if o.Namespace == "" {
 		o.Namespace = metav1.NamespaceDefault
 	}
+	if cfg.QPS == 0 && cfg.RateLimiter == nil {
+		// client-go's default of 5 requests a second throttles the polls
+		// of releases waited for side by side; kubectl's limits instead.
+		cfg = rest.CopyConfig(cfg)
+		cfg.QPS, cfg.Burst = 50, 300
+	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, exit.Usagef("kube waiter: %w", err)
@@ -150,6 +156,9 @@ func (w *Waiter) Wait(ctx context.Context, objects []*unstructured.Unstructured,
 			}
 			log.Debug().Err(err).Msg("reading rollout status failed; retrying")
 		case rolloutErr != nil:
+			// The whole diagnosis goes to the log: errors travel as one
+			// line, and callers may wrap this one beyond recognition.
+			log.Error().Str("object", rolloutErr.Object).Msg("rollout failed:\n" + rolloutErr.Diagnosis())
 			return exit.Mark(exit.Failed, rolloutErr)
 		default:
 			everRead, failingAPI = true, time.Time{}
@@ -165,7 +174,9 @@ func (w *Waiter) Wait(ctx context.Context, objects []*unstructured.Unstructured,
 			if ctx.Err() != nil {
 				return fmt.Errorf("wait for rollout: %w", context.Cause(ctx))
 			}
-			return exit.Mark(exit.Failed, w.timedOut(ctx, pending, timeout))
+			re := w.timedOut(ctx, pending, timeout)
+			log.Error().Str("object", re.Object).Msg("rollout timed out:\n" + re.Diagnosis())
+			return exit.Mark(exit.Failed, re)
 		case <-tick.C:
 		}
 	}

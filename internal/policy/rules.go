@@ -30,15 +30,15 @@ const (
 	ruleRollingUpdate      = "manifest-rolling-update"
 	ruleSecretsByReference = "manifest-secrets-by-reference"
 
-	ruleStateAppPresent   = "state-app-present"
-	ruleStateImageSet     = "state-image-set"
-	ruleStateChartSet     = "state-chart-set"
-	ruleStateChartPinned  = "state-chart-version-pinned"
-	ruleDocsComponent     = "docs-component"
+	ruleStateAppPresent  = "state-app-present"
+	ruleStateImageSet    = "state-image-set"
+	ruleStateChartSet    = "state-chart-set"
+	ruleStateChartPinned = "state-chart-version-pinned"
+	ruleDocsComponent    = "docs-component"
 
-	ruleRuntimeHealth  = "runtime-health"
-	ruleRuntimeNonRoot = "runtime-non-root-uid"
-	ruleRuntimeSIGTERM = "runtime-sigterm"
+	ruleRuntimeHealth     = "runtime-health"
+	ruleRuntimeNonRoot    = "runtime-non-root-uid"
+	ruleRuntimeSIGTERM    = "runtime-sigterm"
 	linkPrefix            = "https://github.com/stepper-cd/stepper#rule-"
 	rulesLink             = "https://github.com/stepper-cd/stepper#rules"
 	defaultCustomSeverity = Error
