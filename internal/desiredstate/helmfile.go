@@ -59,6 +59,7 @@ type helmfileReader struct {
 	o     options
 	v     *view
 	byKey map[string]string // cleaned slash path -> name as opened
+	repos map[string]string // repositories: name -> URL (oci:// for OCI ones)
 }
 
 func (l helmfileLayout) read(files map[string][]byte, o options) (*view, error) {
@@ -180,6 +181,9 @@ func (r *helmfileReader) sections(f *yamlFile) (map[string]*yaml.Node, []*yaml.N
 				envs[ent.key.Value] = v
 			}
 		}
+		if err := r.repositories(p, root); err != nil {
+			return nil, nil, err
+		}
 		rels, err := p.child(root, "releases")
 		if err != nil {
 			return nil, nil, err
@@ -202,6 +206,48 @@ func (r *helmfileReader) sections(f *yamlFile) (map[string]*yaml.Node, []*yaml.N
 		}
 	}
 	return envs, releases, nil
+}
+
+// repositories reads the helmfile's repositories: list, so a release's
+// chart "repo/name" knows its repository's URL. Entries it cannot read are
+// skipped: the list only adds URLs, and helmfile itself checks it.
+func (r *helmfileReader) repositories(p *yamlParser, root *yaml.Node) error {
+	list, err := p.child(root, "repositories")
+	if err != nil || list == nil || list.Kind != yaml.SequenceNode {
+		return err
+	}
+	if r.repos == nil {
+		r.repos = map[string]string{}
+	}
+	for _, item := range list.Content {
+		m, _, err := p.deref(item)
+		if err != nil {
+			return err
+		}
+		if m.Kind != yaml.MappingNode {
+			continue
+		}
+		var name, url string
+		oci := false
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			switch m.Content[i].Value {
+			case "name":
+				name = m.Content[i+1].Value
+			case "url":
+				url = m.Content[i+1].Value
+			case "oci":
+				oci = m.Content[i+1].Value == "true"
+			}
+		}
+		if name == "" || url == "" {
+			continue
+		}
+		if oci && !strings.Contains(url, "://") {
+			url = "oci://" + url
+		}
+		r.repos[name] = url
+	}
+	return nil
 }
 
 // environment picks the environment this view is of: the one asked for,
@@ -377,7 +423,7 @@ func (r *helmfileReader) release(main *yamlFile, m *yaml.Node, env, dir string, 
 	a.app = App{Name: name.value, Namespace: strs["namespace"].value, Enabled: strs["installed"].value != "false", Pos: p.nodePos(m)}
 	chart := strs["chart"].value
 	if i := strings.LastIndexByte(chart, '/'); i >= 0 && !strings.HasPrefix(chart, ".") && !strings.HasPrefix(chart, "/") && !strings.Contains(chart, "://") {
-		a.app.Chart = Chart{Repo: chart[:i], Name: chart[i+1:]}
+		a.app.Chart = Chart{Repo: chart[:i], Name: chart[i+1:], RepoURL: r.repos[chart[:i]]}
 	} else {
 		a.app.Chart = Chart{Name: chart}
 	}
