@@ -269,3 +269,23 @@ environments:
 		t.Errorf("%d deploy commits, want 20", n)
 	}
 }
+
+// A tag that no longer names the digest given is refused: the release
+// would say one thing and run another.
+func TestDeployRefusesMovedTag(t *testing.T) {
+	f := newDeployFixture(t)
+	ref := resultOf(t, []string{"--result", f.built}).Outputs["image-ref"]
+	repo, digest, _ := strings.Cut(ref, "@")
+	os.WriteFile(filepath.Join(f.appDir, "server"), []byte("a newer build under the same tag"), 0o755)
+	if r := runCLI(t, f.environ, f.args(t, "--tag", "2.7.0", "--allow-retag")...); r.code != 0 {
+		t.Fatalf("rebuild: exit %d\n%s", r.code, r.stderr)
+	}
+	before, _ := f.repos["helmsman"].Rev("master")
+	r := runCLI(t, append(f.environ, "HOME="+t.TempDir()), "deploy", "-c", f.config, "--env", "exttest", "--app", "patient-api", "--image", repo+":2.7.0@"+digest)
+	if r.code != 1 || !strings.Contains(r.stderr, "the tag moved") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if after, _ := f.repos["helmsman"].Rev("master"); after != before {
+		t.Error("a deploy with a moved tag landed")
+	}
+}
