@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"github.com/stepper-cd/stepper/internal/testenv"
 	"io"
 	"path/filepath"
 	"strings"
@@ -90,6 +91,9 @@ func TestOutputGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden(t, filepath.Join(testdata, "golden", tt.file), buf.String())
+			if tt.file == "junit.xml" {
+				testenv.ValidateJUnit(t, filepath.Join(testdata, "golden", tt.file))
+			}
 		})
 	}
 }

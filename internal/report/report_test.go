@@ -2,6 +2,7 @@ package report
 
 import (
 	"flag"
+	"github.com/stepper-cd/stepper/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,6 +104,7 @@ func TestJUnit(t *testing.T) {
 		t.Fatal("secret leaked into JUnit")
 	}
 	golden(t, "result.junit.xml", b)
+	testenv.ValidateJUnit(t, filepath.Join("testdata", "result.junit.xml"))
 }
 
 func TestReadJSONRejectsGarbage(t *testing.T) {
