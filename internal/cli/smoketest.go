@@ -2,8 +2,19 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/stepper-cd/stepper/internal/config"
+	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/helm"
+	"github.com/stepper-cd/stepper/internal/kube"
+	"github.com/stepper-cd/stepper/internal/report"
+	"github.com/stepper-cd/stepper/internal/signing"
+	"github.com/stepper-cd/stepper/steps/buildsignpush"
 	"github.com/stepper-cd/stepper/steps/smoketest"
 )
 
@@ -14,14 +25,23 @@ type SmokeTestCmd struct {
 
 // Help is the long help of the command.
 func (SmokeTestCmd) Help() string {
-	return `Waits for the release to roll out, checks that its pods pass their
-liveness and readiness probes, calls every --url, and writes the outcome as
-evidence (--result) that promote requires. Exit 1 when any check fails.
+	return `Proves a deployed release works in its environment before anyone
+promotes it: waits for the app's workloads to roll out (kstatus, failing fast
+with a diagnosis on crashing pods), checks that the health endpoints answer
+200, runs each --check, checks that B3 tracing headers propagate to the
+app's downstream (--b3-path; stepper runs the capture endpoint the app's
+downstream URL points at), and that no pod restarts during a short soak.
+Every request carries User-Agent: stepper/<version>.
+
+On success it attaches a signed in-toto attestation "smoke-tested in ENV"
+(the time, the checks, the pipeline) to the image digest; promote reads it.
+Exit 1 when a check fails. --dry-run lists the checks it would run.
 
 Examples:
 
-    stepper smoke-test --env exttest --app patient-api --result smoke.json --junit smoke.xml
-    stepper smoke-test --env inttest --url https://api.inttest.example/healthz --timeout 2m
+    stepper smoke-test --env exttest --app patient-api --url https://patients.exttest.example \
+        --check '/api/ping json=status=ok' --b3-path /api/ping --junit smoke.xml
+    stepper smoke-test --env inttest --url http://127.0.0.1:8080 --no-wait --no-evidence --soak 0
 `
 }
 
@@ -30,5 +50,88 @@ func (c *SmokeTestCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config)
 	if err := rt.resolveTarget(cfg, c.Env, &c.App); err != nil {
 		return err
 	}
-	return notBuilt("smoke-test")
+	job := smoketest.Job{Options: c.Options, Namespace: orDefault(c.Namespace, c.Env), PipelineURL: rt.CI.PipelineURL}
+	if c.FromResult != "" {
+		prev, err := report.ReadJSON(c.FromResult)
+		if err != nil {
+			return exit.Mark(exit.Usage, fmt.Errorf("--from-result: %w", err))
+		}
+		job.Image = prev.Outputs["image-ref"]
+	}
+	if rt.Globals.DryRun {
+		rt.Details = func(w io.Writer) error { return writePlannedChecks(w, job) }
+		return nil
+	}
+	step := &smoketest.Step{Version: Version}
+	if c.Wait || c.Soak > 0 {
+		step.Cluster = helm.Cluster{Kubeconfig: c.Kubeconfig, Context: c.KubeContext}
+		step.Releases = helm.New(helm.Options{CacheDir: cacheDir("charts")})
+		w, err := kube.WaiterFromKubeconfig(c.Kubeconfig, c.KubeContext, kube.WaiterOptions{Namespace: job.Namespace})
+		if err != nil {
+			return err
+		}
+		step.Workloads = w
+	}
+	if !c.NoEvidence {
+		client, err := registryClient(ctx, rt, cfg)
+		if err != nil {
+			return err
+		}
+		signer, err := loadSigner(ctx, rt, cfg, client)
+		if err != nil {
+			return err
+		}
+		ks := signer.(*buildsignpush.KeySigner)
+		step.Attester = statementAttester{key: ks.Key, opts: ks.Options}
+	}
+	out, err := step.Run(ctx, job)
+	if out != nil {
+		rt.Result.Checks = out.Checks
+		if out.Image != "" {
+			rt.Result.Image = out.Image
+			if _, d, ok := strings.Cut(out.Image, "@"); ok {
+				rt.Result.Digest = d
+			}
+		}
+		if out.Attestation != "" {
+			rt.Result.Outputs = map[string]string{"smoke-attestation": out.Attestation}
+		}
+	}
+	return err
+}
+
+// statementAttester signs in-toto statements with the configured key.
+type statementAttester struct {
+	key  *signing.Key
+	opts signing.Options
+}
+
+func (a statementAttester) Attest(ctx context.Context, img name.Digest, st signing.Statement) (string, error) {
+	return signing.Attest(ctx, a.key, img, st, a.opts)
+}
+
+// writePlannedChecks is --dry-run: the checks, without running them.
+func writePlannedChecks(w io.Writer, job smoketest.Job) error {
+	fmt.Fprintf(w, "smoke-test %s/%s would run:\n", job.Env, job.App)
+	if job.Wait {
+		fmt.Fprintf(w, "  wait for release %s/%s to roll out (kstatus, fail fast, timeout %s)\n", job.Namespace, job.App, job.Timeout)
+	}
+	if job.URL != "" {
+		for _, p := range job.HealthPaths {
+			fmt.Fprintf(w, "  GET %s%s answers 200\n", strings.TrimRight(job.URL, "/"), p)
+		}
+		for _, c := range job.Check {
+			fmt.Fprintf(w, "  check %s against %s\n", c, job.URL)
+		}
+		if job.B3Path != "" {
+			fmt.Fprintf(w, "  B3 headers sent to %s%s reach the capture endpoint on %s\n", strings.TrimRight(job.URL, "/"), job.B3Path, job.B3Listen)
+		}
+	}
+	if job.Soak > 0 {
+		fmt.Fprintf(w, "  no pod restarts during a %s soak\n", job.Soak)
+	}
+	if !job.NoEvidence {
+		fmt.Fprintln(w, "  then attach signed smoke-test evidence to the image digest")
+	}
+	return nil
 }

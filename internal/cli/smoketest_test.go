@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/stepper-cd/stepper/internal/testenv"
+	"github.com/stepper-cd/stepper/steps/smoketest"
+)
+
+var (
+	smokeAppOnce sync.Once
+	smokeAppBin  string
+	smokeAppErr  error
+)
+
+// smokeApp builds testdata/smoke/app, a small HTTP service that stands in for
+// the app a release runs: the cluster (kwok) runs no containers, so the
+// checks talk to this local process.
+func smokeApp(t *testing.T) string {
+	t.Helper()
+	smokeAppOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "stepper-smoke-app-")
+		if err != nil {
+			smokeAppErr = err
+			return
+		}
+		smokeAppBin = filepath.Join(dir, "app")
+		out, err := exec.Command("go", "build", "-o", smokeAppBin, filepath.Join("..", "..", "testdata", "smoke", "app")).CombinedOutput()
+		if err != nil {
+			smokeAppErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if smokeAppErr != nil {
+		t.Fatal(smokeAppErr)
+	}
+	return smokeAppBin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// runSmokeApp starts the app with env and returns its base URL.
+func runSmokeApp(t *testing.T, env ...string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(smokeApp(t))
+	cmd.Env = append([]string{"PORT=" + port}, env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	return "http://" + addr
+}
+
+// smokeFixture is a signed image, a release of it on the local cluster and
+// a stepper.yaml with the signing key for the evidence.
+type smokeFixture struct {
+	apply  *applyFixture
+	bsp    *bspFixture
+	built  string
+	ns     string
+	config string
+}
+
+func newSmokeFixture(t *testing.T, values string) *smokeFixture {
+	t.Helper()
+	f := &smokeFixture{apply: newApplyFixture(t)}
+	f.bsp = newBSPFixture(t, "environments:\n  - name: "+applyEnv+"\n")
+	args := f.bsp.args(t, "--tag", "smoke", "--allow-retag")
+	if r := runCLI(t, f.bsp.environ, args...); r.code != 0 {
+		t.Fatalf("build-sign-push: exit %d\n%s", r.code, r.stderr)
+	}
+	f.built = flagValue(t, args, "--result")
+	f.config = f.bsp.config
+	f.ns = f.apply.ns("smoke")
+	app := dsfApp{name: "api", ns: f.ns, version: "1.4.0"}
+	if values != "" {
+		f.apply.writeState(t, "chaos.yaml", values)
+		app.valuesFiles = []string{"chaos.yaml"}
+	}
+	state := f.apply.writeDSF(t, app)
+	r := runCLI(t, nil, f.apply.args(state)...)
+	if values == "" && r.code != 0 {
+		t.Fatalf("apply: exit %d\n%s", r.code, r.stderr)
+	}
+	return f
+}
+
+func (f *smokeFixture) args(t *testing.T, extra ...string) []string {
+	return append([]string{"smoke-test", "-c", f.config, "--log-format", "json", "--env", applyEnv, "--app", "api",
+		"--namespace", f.ns, "--kubeconfig", f.apply.kubeconfig, "--from-result", f.built,
+		"--result", filepath.Join(t.TempDir(), "smoke.json"), "--junit", filepath.Join(t.TempDir(), "smoke.xml")}, extra...)
+}
+
+// A healthy release passes every check, and the signed evidence verifies
+// with the official cosign CLI.
+func TestSmokeTestHealthyAppLeavesEvidence(t *testing.T) {
+	f := newSmokeFixture(t, "")
+	capture := freeAddr(t)
+	url := runSmokeApp(t, "DOWNSTREAM_URL=http://"+capture+"/downstream")
+	args := f.args(t, "--url", url, "--check", "/api/ping json=status=ok", "--b3-path", "/api/ping", "--b3-listen", capture, "--soak", "1s")
+	r := runCLI(t, f.bsp.environ, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	res := resultOf(t, args)
+	if len(res.Checks) != 5 { // rollout, /healthz, --check, B3, soak
+		t.Errorf("%d checks: %+v", len(res.Checks), res.Checks)
+	}
+	testenv.ValidateJUnit(t, flagValue(t, args, "--junit"))
+	out, err := testenv.Cosign(t, nil, "verify-attestation", "--key", f.bsp.key.Public, "--insecure-ignore-tlog=true",
+		"--allow-http-registry", "--type", smoketest.PredicateType, res.Image)
+	if err != nil {
+		t.Fatalf("cosign verify-attestation: %v\n%s", err, out)
+	}
+	if pred := provenanceOf(t, out); !strings.Contains(pred, `"environment":"`+applyEnv+`"`) || !strings.Contains(pred, "B3 headers propagate") {
+		t.Errorf("evidence:\n%s", pred)
+	}
+}
+
+// A 500 on /healthz, and an app that drops B3 headers, fail with the
+// failing check named; no evidence is attached.
+func TestSmokeTestFailures(t *testing.T) {
+	f := newSmokeFixture(t, "")
+	for _, tc := range []struct {
+		name, want string
+		env        []string
+		extra      []string
+	}{
+		{name: "healthz 500", env: []string{"HEALTH_STATUS=500"}, want: "status 500"},
+		{name: "B3 dropped", env: []string{"DROP_B3=true"}, want: "X-B3-TraceId", extra: []string{"--b3-path", "/api/ping"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			capture := freeAddr(t)
+			url := runSmokeApp(t, append(tc.env, "DOWNSTREAM_URL=http://"+capture+"/downstream")...)
+			args := f.args(t, append([]string{"--url", url, "--b3-listen", capture, "--timeout", "3s", "--soak", "0"}, tc.extra...)...)
+			r := runCLI(t, f.bsp.environ, args...)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
+			}
+			res := resultOf(t, args)
+			if res.Outputs["smoke-attestation"] != "" {
+				t.Error("a failed smoke test attached evidence")
+			}
+			found := false
+			for _, c := range res.Checks {
+				if c.Status == "failed" && strings.Contains(c.Message, tc.want) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no failed check says %q: %+v", tc.want, res.Checks)
+			}
+			testenv.ValidateJUnit(t, flagValue(t, args, "--junit"))
+		})
+	}
+}
+
+// A crash-looping release fails the rollout check fast, with a diagnosis.
+func TestSmokeTestCrashLoopFailsFast(t *testing.T) {
+	f := newSmokeFixture(t, chaosValues)
+	args := f.args(t, "--timeout", "2m", "--soak", "0", "--no-evidence")
+	r := runCLI(t, f.bsp.environ, args...)
+	if r.code != 1 || !strings.Contains(r.stderr, "rollout") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "Failed") {
+		t.Errorf("no diagnosis in:\n%s", r.stderr)
+	}
+}
+
+// --dry-run lists the checks and runs none.
+func TestSmokeTestDryRun(t *testing.T) {
+	cfg := writeConfig(t, "environments:\n  - name: inttest\n")
+	r := runCLI(t, nil, "smoke-test", "-c", cfg, "--env", "inttest", "--app", "api", "--url", "http://127.0.0.1:1",
+		"--check", "/api/ping status=200", "--b3-path", "/api/ping", "--dry-run")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"GET http://127.0.0.1:1/healthz answers 200", "check /api/ping status=200", "B3 headers", "soak", "evidence"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("dry run does not list %q:\n%s", want, r.stdout)
+		}
+	}
+}

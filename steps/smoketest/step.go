@@ -1,0 +1,311 @@
+package smoketest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/helm"
+	"github.com/stepper-cd/stepper/internal/httpcheck"
+	"github.com/stepper-cd/stepper/internal/logging"
+	"github.com/stepper-cd/stepper/internal/report"
+	"github.com/stepper-cd/stepper/internal/signing"
+)
+
+// Workloads waits for a release's objects and counts their pods' restarts:
+// internal/kube.
+type Workloads interface {
+	Wait(ctx context.Context, objects []*unstructured.Unstructured, timeout time.Duration) error
+	Restarts(ctx context.Context, objects []*unstructured.Unstructured) (map[string]int, error)
+}
+
+// Releases reads a release's current manifest: internal/helm.
+type Releases interface {
+	Status(ctx context.Context, cl helm.Cluster, release, namespace string) (*helm.ReleaseResult, error)
+}
+
+// Attester signs an in-toto statement about an image and attaches it.
+type Attester interface {
+	Attest(ctx context.Context, img name.Digest, st signing.Statement) (string, error)
+}
+
+// PredicateType names stepper's smoke-test evidence; promote looks for it.
+const PredicateType = "https://github.com/stepper-cd/stepper/attestations/smoke-test/v1"
+
+// Step is smoke-test with the systems it uses. Workloads and Releases may
+// be nil when the cluster is not consulted (--no-wait and no soak);
+// Attester when no evidence is attached.
+type Step struct {
+	Workloads Workloads
+	Releases  Releases
+	Cluster   helm.Cluster
+	Attester  Attester
+	Version   string
+	Now       func() time.Time
+}
+
+// Job is one run.
+type Job struct {
+	Options
+	Namespace   string
+	PipelineURL string
+}
+
+// Outcome is what the smoke test found.
+type Outcome struct {
+	Checks      []report.Check
+	Image       string
+	Attestation string
+}
+
+// Passed reports whether every check passed.
+func (o *Outcome) Passed() bool {
+	for _, c := range o.Checks {
+		if c.Status != report.Succeeded {
+			return false
+		}
+	}
+	return len(o.Checks) > 0
+}
+
+// Run waits for the release, runs the checks, soaks, and on success attaches
+// signed evidence to the image digest.
+func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
+	log := logging.From(ctx)
+	out := &Outcome{Image: job.Image}
+	var objects []*unstructured.Unstructured
+	if s.Releases != nil {
+		rel, err := s.Releases.Status(ctx, s.Cluster, job.App, job.Namespace)
+		if err != nil {
+			return out, err
+		}
+		if objects, err = decodeManifest(rel.Manifest); err != nil {
+			return out, exit.Infraf("release %s/%s: read its manifest: %v", job.Namespace, job.App, err)
+		}
+		if out.Image == "" {
+			out.Image = imageOf(objects)
+		}
+	}
+	if job.Wait && s.Workloads != nil {
+		start := time.Now()
+		err := s.Workloads.Wait(ctx, objects, job.Timeout)
+		out.Checks = append(out.Checks, check("rollout", start, err))
+		if err != nil {
+			if exit.ClassOf(err) != exit.Failed {
+				return out, err
+			}
+			return out, exit.Failedf("smoke-test %s/%s: the rollout is not healthy: %v", job.Env, job.App, err)
+		}
+	}
+	opts := httpcheck.Options{UserAgent: "stepper/" + s.Version, RequestTimeout: job.RequestTimeout, Deadline: job.Timeout}
+	if job.URL != "" {
+		base := strings.TrimRight(job.URL, "/")
+		// The capture endpoint is up for every check: the app's downstream
+		// points at it, so its other endpoints may call it too.
+		var capture *httpcheck.Capture
+		if job.B3Path != "" {
+			c, err := httpcheck.StartCapture(job.B3Listen)
+			if err != nil {
+				return out, exit.Usagef("--b3-listen %s: %v", job.B3Listen, err)
+			}
+			defer c.Close()
+			capture = c
+			log.Info().Str("capture", capture.URL()).Msg("B3 capture endpoint listening; the app's downstream URL must point here")
+		}
+		for _, p := range job.HealthPaths {
+			out.Checks = append(out.Checks, fromResult(httpcheck.Run(ctx, httpcheck.Check{Name: "GET " + p + " answers 200", URL: base + p, ExpectStatus: 200}, opts)))
+		}
+		for _, spec := range job.Check {
+			c, _ := ParseCheck(spec)
+			out.Checks = append(out.Checks, fromResult(httpcheck.Run(ctx, httpcheck.Check{
+				Name: c.Method + " " + spec, URL: base + c.Path, Method: c.Method, ExpectStatus: c.Status,
+				BodyContains: c.Body, JSONField: c.JSONField, JSONEquals: c.JSONEquals,
+			}, opts)))
+		}
+		if capture != nil {
+			r := httpcheck.B3(ctx, httpcheck.Check{Name: "B3 headers propagate from " + job.B3Path, URL: base + job.B3Path}, capture, opts)
+			out.Checks = append(out.Checks, fromResult(r))
+		}
+	} else if len(job.Check) > 0 || job.B3Path != "" {
+		return out, exit.Usagef("--check and --b3-path need --url, the app's base URL")
+	}
+	if ctx.Err() != nil {
+		return out, ctx.Err()
+	}
+	if job.Soak > 0 && s.Workloads != nil && failed(out.Checks) == 0 {
+		out.Checks = append(out.Checks, s.soak(ctx, objects, job.Soak))
+	}
+	if len(out.Checks) == 0 {
+		return out, exit.Usagef("smoke-test %s/%s: no checks to run: give --url (and --check), or let it wait for the release in the cluster", job.Env, job.App)
+	}
+	if n := failed(out.Checks); n > 0 {
+		err := exit.Failedf("smoke-test %s/%s: %d of %d checks failed", job.Env, job.App, n, len(out.Checks))
+		if job.RollbackOnFailure {
+			err = errors.Join(err, exit.Failedf("--rollback-on-failure: the rollback step is not part of this build yet; roll back by reverting the deploy commit in the desired state"))
+		}
+		return out, err
+	}
+	if job.NoEvidence {
+		return out, nil
+	}
+	att, err := s.evidence(ctx, job, out)
+	if err != nil {
+		return out, err
+	}
+	out.Attestation = att
+	log.Info().Str(logging.Image, out.Image).Str("attestation", att).Msg("attached signed smoke-test evidence")
+	return out, nil
+}
+
+// soak watches the workloads' pods for restarts for d.
+func (s *Step) soak(ctx context.Context, objects []*unstructured.Unstructured, d time.Duration) report.Check {
+	start := time.Now()
+	name := fmt.Sprintf("no pod restarts during a %s soak", d)
+	before, err := s.Workloads.Restarts(ctx, objects)
+	if err == nil {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			err = ctx.Err()
+		case <-t.C:
+		}
+	}
+	var after map[string]int
+	if err == nil {
+		after, err = s.Workloads.Restarts(ctx, objects)
+	}
+	c := report.Check{Name: name, Status: report.Succeeded, Duration: report.Seconds(time.Since(start))}
+	if err != nil {
+		c.Status, c.Message = report.Failed, err.Error()
+		return c
+	}
+	var grew []string
+	for pod, n := range after {
+		if n > before[pod] {
+			grew = append(grew, fmt.Sprintf("%s restarted %d times", pod, n-before[pod]))
+		}
+	}
+	if len(grew) > 0 {
+		c.Status, c.Message = report.Failed, strings.Join(grew, "; ")
+	}
+	return c
+}
+
+// evidence signs "smoke-tested in ENV" about the image digest.
+func (s *Step) evidence(ctx context.Context, job Job, out *Outcome) (string, error) {
+	if s.Attester == nil {
+		return "", exit.Usagef("smoke-test evidence is signed with signing.key: set it, or pass --no-evidence for a local run")
+	}
+	if out.Image == "" {
+		return "", exit.Usagef("no image to attach the evidence to: pass --image or --from-result")
+	}
+	repoTag, d, ok := strings.Cut(out.Image, "@")
+	ref, err := name.ParseReference(repoTag)
+	if !ok || err != nil {
+		return "", exit.Usagef("image %q: evidence attaches to a digest (IMAGE@sha256:...)", out.Image)
+	}
+	digest := ref.Context().Digest(d)
+	now := time.Now().UTC()
+	if s.Now != nil {
+		now = s.Now().UTC()
+	}
+	type checkRecord struct {
+		Name     string  `json:"name"`
+		Passed   bool    `json:"passed"`
+		Duration float64 `json:"durationSeconds"`
+	}
+	pred := struct {
+		Environment    string        `json:"environment"`
+		App            string        `json:"app"`
+		Namespace      string        `json:"namespace,omitempty"`
+		TestedAt       time.Time     `json:"testedAt"`
+		Checks         []checkRecord `json:"checks"`
+		PipelineURL    string        `json:"pipelineUrl,omitempty"`
+		StepperVersion string        `json:"stepperVersion,omitempty"`
+	}{Environment: job.Env, App: job.App, Namespace: job.Namespace, TestedAt: now, PipelineURL: job.PipelineURL, StepperVersion: s.Version}
+	for _, c := range out.Checks {
+		pred.Checks = append(pred.Checks, checkRecord{Name: c.Name, Passed: c.Status == report.Succeeded, Duration: time.Duration(c.Duration).Seconds()})
+	}
+	b, err := json.Marshal(pred)
+	if err != nil {
+		return "", err
+	}
+	st := signing.Statement{
+		Type:          signing.StatementType,
+		Subject:       []signing.Subject{{Name: digest.Context().Name(), Digest: map[string]string{"sha256": strings.TrimPrefix(digest.DigestStr(), "sha256:")}}},
+		PredicateType: PredicateType,
+		Predicate:     b,
+	}
+	return s.Attester.Attest(ctx, digest, st)
+}
+
+func check(name string, start time.Time, err error) report.Check {
+	c := report.Check{Name: name, Status: report.Succeeded, Duration: report.Seconds(time.Since(start))}
+	if err != nil {
+		c.Status, c.Message = report.Failed, err.Error()
+	}
+	return c
+}
+
+func fromResult(r httpcheck.Result) report.Check {
+	c := report.Check{Name: r.Name, Status: report.Succeeded, Message: r.Message, Duration: report.Seconds(r.Duration)}
+	if !r.Passed {
+		c.Status = report.Failed
+	}
+	return c
+}
+
+func failed(cs []report.Check) int {
+	n := 0
+	for _, c := range cs {
+		if c.Status != report.Succeeded {
+			n++
+		}
+	}
+	return n
+}
+
+// decodeManifest splits a release manifest into objects.
+func decodeManifest(manifest string) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(manifest), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			if err == io.EOF {
+				return out, nil
+			}
+			return nil, err
+		}
+		if len(m) == 0 {
+			continue
+		}
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+}
+
+// imageOf is the first container image pinned by digest in the release's
+// workloads: what the evidence is about when no image is given.
+func imageOf(objects []*unstructured.Unstructured) string {
+	for _, o := range objects {
+		cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		for _, c := range cs {
+			if m, ok := c.(map[string]any); ok {
+				if img, _ := m["image"].(string); strings.Contains(img, "@sha256:") {
+					return img
+				}
+			}
+		}
+	}
+	return ""
+}
