@@ -50,6 +50,10 @@ func (c *SmokeTestCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config)
 	if err := rt.resolveTarget(cfg, c.Env, &c.App); err != nil {
 		return err
 	}
+	st := cfg.SmokeTest
+	if err := c.Defaults(st.HealthPaths, st.Checks, st.B3Path, st.B3Listen, st.Soak); err != nil {
+		return exit.Mark(exit.Usage, err)
+	}
 	job := smoketest.Job{Options: c.Options, Namespace: orDefault(c.Namespace, c.Env), PipelineURL: rt.CI.PipelineURL}
 	if c.FromResult != "" {
 		prev, err := report.ReadJSON(c.FromResult)
@@ -63,7 +67,7 @@ func (c *SmokeTestCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config)
 		return nil
 	}
 	step := &smoketest.Step{Version: Version}
-	if c.Wait || c.Soak > 0 {
+	if c.Wait || c.SoakFor() > 0 {
 		step.Cluster = helm.Cluster{Kubeconfig: c.Kubeconfig, Context: c.KubeContext}
 		step.Releases = helm.New(helm.Options{CacheDir: cacheDir("charts")})
 		w, err := kube.WaiterFromKubeconfig(c.Kubeconfig, c.KubeContext, kube.WaiterOptions{Namespace: job.Namespace})
@@ -127,8 +131,8 @@ func writePlannedChecks(w io.Writer, job smoketest.Job) error {
 			fmt.Fprintf(w, "  B3 headers sent to %s%s reach the capture endpoint on %s\n", strings.TrimRight(job.URL, "/"), job.B3Path, job.B3Listen)
 		}
 	}
-	if job.Soak > 0 {
-		fmt.Fprintf(w, "  no pod restarts during a %s soak\n", job.Soak)
+	if job.SoakFor() > 0 {
+		fmt.Fprintf(w, "  no pod restarts during a %s soak\n", job.SoakFor())
 	}
 	if !job.NoEvidence {
 		fmt.Fprintln(w, "  then attach signed smoke-test evidence to the image digest")

@@ -199,3 +199,26 @@ func TestSmokeTestDryRun(t *testing.T) {
 		}
 	}
 }
+
+// The platform's standard checks come from stepper.yaml when the flags
+// give none.
+func TestSmokeTestChecksFromConfig(t *testing.T) {
+	cfg := writeConfig(t, `
+environments:
+  - name: inttest
+smokeTest:
+  healthPaths: [/healthz, /readyz]
+  checks: ["/api/version body=2."]
+  b3Path: /api/ping
+  soak: 30s
+`)
+	r := runCLI(t, nil, "smoke-test", "-c", cfg, "--env", "inttest", "--app", "api", "--url", "http://127.0.0.1:1", "--dry-run")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"/readyz answers 200", "check /api/version body=2.", "B3 headers sent to http://127.0.0.1:1/api/ping", "30s soak"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("dry run does not list %q:\n%s", want, r.stdout)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // A rule checks one string value and says what is wrong with it and what
@@ -35,6 +36,14 @@ var rules = map[string]rule{
 	"job":       checkJob,
 	"tagprefix": checkTagPrefix,
 	"chartrepo": checkChartRepo,
+	"urlpath":   checkURLPath,
+	"smokecheck": func(s string) (string, string) {
+		if !strings.HasPrefix(s, "/") {
+			return "a check starts with the path", "write /api/ping status=200, optionally with method=, body= and json=FIELD=VALUE"
+		}
+		return "", ""
+	},
+	"duration": checkDuration,
 }
 
 var (
@@ -267,6 +276,20 @@ func checkChartRepo(s string) (string, string) {
 	}
 	if u.User != nil {
 		return "a chart repository URL must not carry credentials", "drop the user:password@ part"
+	}
+	return "", ""
+}
+
+func checkURLPath(s string) (string, string) {
+	if !strings.HasPrefix(s, "/") || strings.ContainsAny(s, " \t") {
+		return q(s) + " is not a URL path", "write a path that starts with /, like /healthz"
+	}
+	return "", ""
+}
+
+func checkDuration(s string) (string, string) {
+	if d, err := time.ParseDuration(s); err != nil || d < 0 {
+		return q(s) + " is not a duration", "write a duration like 30s or 2m"
 	}
 	return "", ""
 }

@@ -29,6 +29,8 @@ type Config struct {
 	Charts Charts `yaml:"charts"`
 	// Validate configures the validate verb.
 	Validate Validate `yaml:"validate"`
+	// SmokeTest is the checks smoke-test runs when its flags give none.
+	SmokeTest SmokeTest `yaml:"smokeTest"`
 	// Values says where the platform's charts keep an app's image and
 	// configuration, and which values keys belong to one environment.
 	Values  Values  `yaml:"values"`
@@ -99,6 +101,20 @@ type Validate struct {
 	// Policy is a policy file that changes severities and thresholds, adds
 	// CEL rules and waives rules per app.
 	Policy FilePath `yaml:"policy" check:"filepath"`
+}
+
+// SmokeTest is the platform's standard smoke test; flags override each key.
+type SmokeTest struct {
+	// HealthPaths must answer 200 (default /healthz).
+	HealthPaths []string `yaml:"healthPaths" check:"urlpath"`
+	// Checks are "PATH [status=N] [method=M] [body=TEXT] [json=FIELD=VALUE]".
+	Checks []string `yaml:"checks" check:"smokecheck"`
+	// B3Path is an endpoint that calls the app's downstream.
+	B3Path string `yaml:"b3Path" check:"urlpath"`
+	// B3Listen is the capture endpoint's address.
+	B3Listen string `yaml:"b3Listen"`
+	// Soak is how long restarts must stay at zero, like 30s.
+	Soak string `yaml:"soak" check:"duration"`
 }
 
 // BuilderName is the way build-sign-push makes an image.

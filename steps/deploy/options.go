@@ -50,7 +50,8 @@ func (o *Options) Validate() error {
 	if !o.Apply && (o.State != "" || o.RollbackOnFailure || o.IncludeProtected || o.KubeContext != "") {
 		return fmt.Errorf("--state, --rollback-on-failure, --include-protected and --kube-context go with --apply")
 	}
-	if !o.Apply && o.Image == "" && o.FromResult == "" {
+	// Without --env kong reports the missing flag; say nothing more.
+	if !o.Apply && o.Env != "" && o.Image == "" && o.FromResult == "" {
 		return fmt.Errorf("nothing to deploy: give --image IMAGE:TAG@sha256:... or --from-result FILE (or --apply to apply the desired state)")
 	}
 	if o.Timeout <= 0 {

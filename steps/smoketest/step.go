@@ -141,8 +141,8 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 	if ctx.Err() != nil {
 		return out, ctx.Err()
 	}
-	if job.Soak > 0 && s.Workloads != nil && failed(out.Checks) == 0 {
-		out.Checks = append(out.Checks, s.soak(ctx, objects, job.Soak))
+	if job.SoakFor() > 0 && s.Workloads != nil && failed(out.Checks) == 0 {
+		out.Checks = append(out.Checks, s.soak(ctx, objects, job.SoakFor()))
 	}
 	if len(out.Checks) == 0 {
 		return out, exit.Usagef("smoke-test %s/%s: no checks to run: give --url (and --check), or let it wait for the release in the cluster", job.Env, job.App)
