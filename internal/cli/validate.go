@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/stepper-cd/stepper/internal/config"
 	"github.com/stepper-cd/stepper/internal/desiredstate"
@@ -90,6 +91,9 @@ func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config) 
 			return err
 		}
 		step.Runtime = engine
+		// Registries on this machine speak plain HTTP; podman must be told.
+		host := cfg.Registry.Host
+		step.Insecure = cfg.Registry.Insecure || strings.HasPrefix(host, "127.0.0.1:") || strings.HasPrefix(host, "localhost:")
 	}
 	rep, runErr := step.Run(ctx, targets)
 	rt.Result.Details = rep

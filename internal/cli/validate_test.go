@@ -360,3 +360,48 @@ func TestValidateLocalChart(t *testing.T) {
 }
 
 var _ = name.ParseReference
+
+// validate --runtime starts the image with podman, configured the way
+// podman is configured anywhere: containers.conf and storage.conf named by
+// CONTAINERS_CONF and CONTAINERS_STORAGE_CONF. A good image passes the
+// health, uid and SIGTERM checks; one whose app answers 500 fails health.
+func TestValidateRuntimeWithPodman(t *testing.T) {
+	testenv.RequireTool(t, "podman")
+	f := newBSPFixture(t, "")
+	bin := filepath.Join(f.appDir, "server")
+	os.Remove(bin)
+	build := exec.Command("go", "build", "-o", bin, filepath.Join("..", "..", "testdata", "smoke", "app"))
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	runroot, err := os.MkdirTemp("", "stepper-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(runroot) })
+	conf := t.TempDir()
+	os.WriteFile(filepath.Join(conf, "containers.conf"), []byte("[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\n[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"), 0o644)
+	os.WriteFile(filepath.Join(conf, "storage.conf"), []byte(fmt.Sprintf("[storage]\ndriver = \"vfs\"\nrunroot = %q\ngraphroot = %q\n", runroot, filepath.Join(conf, "storage"))), 0o644)
+	env := append(f.environ, "CONTAINERS_CONF="+filepath.Join(conf, "containers.conf"), "CONTAINERS_STORAGE_CONF="+filepath.Join(conf, "storage.conf"), "PATH="+os.Getenv("PATH"))
+	for _, tc := range []struct {
+		name, health string
+		code         int
+	}{{"healthy", "200", 0}, {"healthz answers 500", "500", 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := f.args(t, "--tag", "runtime-"+tc.health, "--allow-retag", "--env", "HOST=0.0.0.0", "--env", "HEALTH_STATUS="+tc.health, "--expose", "8080")
+			if r := runCLI(t, f.environ, args...); r.code != 0 {
+				t.Fatalf("build-sign-push: exit %d\n%s", r.code, r.stderr)
+			}
+			ref := resultOf(t, args).Outputs["image-ref"]
+			r := runCLI(t, env, "validate", "-c", f.config, "--app", "api", "--image", ref, "--runtime", "-o", "json")
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s\n%s", r.code, tc.code, r.stdout, r.stderr)
+			}
+			if tc.code == 1 && !strings.Contains(r.stdout, `"runtime-health"`) {
+				t.Errorf("no runtime-health finding:\n%s", r.stdout)
+			}
+		})
+	}
+}

@@ -36,13 +36,14 @@ func main() {
 	health := flag.Int("health-status", envInt("HEALTH_STATUS", http.StatusOK), "status of /healthz (HEALTH_STATUS)")
 	dropB3 := flag.Bool("drop-b3", envBool("DROP_B3"), "do not hand X-B3-* headers on (DROP_B3)")
 	crash := flag.Bool("crash", envBool("CRASH"), "exit 1 at start (CRASH)")
+	host := flag.String("host", envString("HOST", "127.0.0.1"), "address to listen on; 0.0.0.0 in a container (HOST)")
 	flag.Parse()
 	if *crash {
 		fmt.Fprintln(os.Stderr, "app: CRASH is set, exiting")
 		os.Exit(1)
 	}
 	a := &app{downstream: *downstream, health: *health, dropB3: *dropB3, client: &http.Client{Timeout: 5 * time.Second}}
-	if err := a.serve(net.JoinHostPort("127.0.0.1", strconv.Itoa(*port))); err != nil {
+	if err := a.serve(net.JoinHostPort(*host, strconv.Itoa(*port))); err != nil {
 		fmt.Fprintln(os.Stderr, "app:", err)
 		os.Exit(2)
 	}
@@ -173,4 +174,11 @@ func envBool(name string) bool {
 func badEnv(name, v string) {
 	fmt.Fprintf(os.Stderr, "app: %s=%q: not a valid value\n", name, v)
 	os.Exit(2)
+}
+
+func envString(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
