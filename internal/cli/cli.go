@@ -67,6 +67,8 @@ type Runtime struct {
 	// Details, when a verb sets it, prints the verb's own report (like
 	// validate's table) before the summary line in text output.
 	Details func(io.Writer) error
+	// cleanups run when the command is done, like removing a clone.
+	cleanups []func()
 }
 
 const description = `stepper carries a container release from a laptop to production on a
@@ -147,6 +149,9 @@ func Main(ctx context.Context, o IO) int {
 			Str("pipeline", rt.CI.PipelineURL).Bool("dryRun", cli.DryRun).Str("version", Version).Msg("step started")
 	}
 	runErr := kctx.Run(rt)
+	for _, c := range rt.cleanups {
+		c()
+	}
 	if runErr == nil && ctx.Err() != nil {
 		runErr = ctx.Err()
 	}

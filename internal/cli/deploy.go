@@ -15,7 +15,6 @@ import (
 
 	"github.com/stepper-cd/stepper/internal/ci"
 	"github.com/stepper-cd/stepper/internal/config"
-	"github.com/stepper-cd/stepper/internal/desiredstate"
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/gitlab"
 	"github.com/stepper-cd/stepper/internal/gitrepo"
@@ -230,30 +229,11 @@ func flatten(prefix string, v any, out map[string]string) {
 
 // apply applies the environment's desired state to a cluster.
 func (c *DeployCmd) apply(ctx context.Context, rt *Runtime, cfg *config.Config, env *config.Environment) error {
-	path := c.State
-	if path == "" {
-		ds := env.DesiredState
-		if ds.Repo == "" {
-			return exit.Usagef("environment %s has no desiredState.repo: set it, or pass --state with a checkout", env.Name)
-		}
-		dir, err := os.MkdirTemp("", "stepper-state-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		if err := gitrepo.Clone(ctx, ds.Repo, ds.Branch, dir); err != nil {
-			return err
-		}
-		path = filepath.Join(dir, ds.Path)
-	}
-	doc, err := desiredstate.Load(path, desiredstate.WithKeys(valuesKeys(cfg)), desiredstate.WithEnvironment(env.Name))
+	doc, dir, cleanup, err := loadState(ctx, cfg, env, c.State)
 	if err != nil {
-		return exit.Mark(exit.Usage, err)
+		return err
 	}
-	dir := path
-	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
-		dir = filepath.Dir(path)
-	}
+	defer cleanup()
 	cluster := helm.Cluster{Kubeconfig: c.Kubeconfig, Context: c.KubeContext}
 	a := &deploy.Apply{
 		Helm: helm.New(helm.Options{CacheDir: cacheDir("charts"), PlainHTTP: cfg.Registry.Insecure}), Cluster: cluster,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -47,12 +48,23 @@ Examples:
 
 // Run runs the step.
 func (c *SmokeTestCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config) error {
-	if err := rt.resolveTarget(cfg, c.Env, &c.App); err != nil {
+	env, err := rt.resolveEnv(cfg, c.Env)
+	if err != nil {
+		return err
+	}
+	if err := rt.resolveApp(&c.App); err != nil {
 		return err
 	}
 	st := cfg.SmokeTest
 	if err := c.Defaults(st.HealthPaths, st.Checks, st.B3Path, st.B3Listen, st.Soak); err != nil {
 		return exit.Mark(exit.Usage, err)
+	}
+	if c.URL == "" && (c.State != "" || env.DesiredState.Repo != "") {
+		url, err := appURL(ctx, cfg, env, c.State, c.App)
+		if err != nil {
+			return err
+		}
+		c.URL = url
 	}
 	job := smoketest.Job{Options: c.Options, Namespace: orDefault(c.Namespace, c.Env), PipelineURL: rt.CI.PipelineURL}
 	if c.FromResult != "" {
@@ -138,4 +150,48 @@ func writePlannedChecks(w io.Writer, job smoketest.Job) error {
 		fmt.Fprintln(w, "  then attach signed smoke-test evidence to the image digest")
 	}
 	return nil
+}
+
+// appURL is https:// and the app's host name, as its DNS values say in the
+// environment's desired state (values.dns keys; ingress.host by default). A
+// value that already carries a scheme is taken as it is.
+func appURL(ctx context.Context, cfg *config.Config, env *config.Environment, state, app string) (string, error) {
+	doc, _, cleanup, err := loadState(ctx, cfg, env, state)
+	if err != nil {
+		return "", err
+	}
+	defer cleanup()
+	a, err := doc.App(app)
+	if err != nil {
+		return "", exit.Mark(exit.Usage, fmt.Errorf("smoke-test: %w", err))
+	}
+	keys := make([]string, 0, len(a.Config.DNS))
+	for k := range a.Config.DNS {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	// Host keys first: TLS entries may hold secret names.
+	slices.SortStableFunc(keys, func(x, y string) int {
+		return cmpBool(strings.Contains(y, "host"), strings.Contains(x, "host"))
+	})
+	for _, k := range keys {
+		v := strings.TrimSpace(a.Config.DNS[k])
+		if strings.Contains(v, "://") {
+			return strings.TrimRight(v, "/"), nil
+		}
+		if strings.Contains(v, ".") && !strings.ContainsAny(v, " /") {
+			return "https://" + v, nil
+		}
+	}
+	return "", exit.Usagef("smoke-test %s/%s: the desired state gives the app no host name (values.dns keys); pass --url", env.Name, app)
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

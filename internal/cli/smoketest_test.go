@@ -222,3 +222,26 @@ smokeTest:
 		}
 	}
 }
+
+// Without --url the app's host name comes from its DNS values in the
+// environment's desired state, read from a fresh clone of the repository.
+func TestSmokeTestURLFromDesiredState(t *testing.T) {
+	git, err := testenv.StartGitServer(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(git.Stop)
+	repo, err := git.NewRepo("vendor-x/env", seedFrom(t, filepath.Join("..", "..", "testdata", "desiredstate", "helmsman")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, fmt.Sprintf(`
+environments:
+  - name: exttest
+    desiredState: {repo: %q, branch: master, path: exttest.yaml, format: helmsman}
+`, repo.HTTPURL))
+	r := runCLI(t, nil, "smoke-test", "-c", cfg, "--env", "exttest", "--app", "patient-api", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "GET https://patients.exttest.ehealth.example/healthz answers 200") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/stepper-cd/stepper/internal/config"
 	"github.com/stepper-cd/stepper/internal/desiredstate"
 	"github.com/stepper-cd/stepper/internal/exit"
-	"github.com/stepper-cd/stepper/internal/gitrepo"
 	"github.com/stepper-cd/stepper/internal/helm"
 	"github.com/stepper-cd/stepper/internal/policy"
 	"github.com/stepper-cd/stepper/internal/registry"
@@ -152,18 +151,11 @@ func (c *ValidateCmd) targets(ctx context.Context, rt *Runtime, cfg *config.Conf
 		}
 		names = []string{c.App}
 	}
-	path, err := c.statePath(ctx, env)
+	doc, dir, cleanup, err := loadState(ctx, cfg, env, c.State)
 	if err != nil {
 		return nil, err
 	}
-	doc, err := desiredstate.Load(path, desiredstate.WithKeys(valuesKeys(cfg)), desiredstate.WithEnvironment(env.Name))
-	if err != nil {
-		return nil, exit.Mark(exit.Usage, err)
-	}
-	dir := path
-	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
-		dir = filepath.Dir(path)
-	}
+	rt.cleanups = append(rt.cleanups, cleanup)
 	targets, err := validate.StateTargets(doc, env.Name, names, dir)
 	if err != nil {
 		return nil, err
@@ -175,26 +167,6 @@ func (c *ValidateCmd) targets(ctx context.Context, rt *Runtime, cfg *config.Conf
 		}
 	}
 	return targets, nil
-}
-
-// statePath is --state, or a fresh shallow clone of the environment's
-// desired-state repository.
-func (c *ValidateCmd) statePath(ctx context.Context, env *config.Environment) (string, error) {
-	if c.State != "" {
-		return c.State, nil
-	}
-	ds := env.DesiredState
-	if ds.Repo == "" {
-		return "", exit.Usagef("environment %s has no desiredState.repo: set it, or pass --state with a checkout", env.Name)
-	}
-	dir, err := os.MkdirTemp("", "stepper-state-")
-	if err != nil {
-		return "", err
-	}
-	if err := gitrepo.Clone(ctx, ds.Repo, ds.Branch, dir); err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, ds.Path), nil
 }
 
 func (c *ValidateCmd) policy(cfg *config.Config) (*policy.Policy, error) {

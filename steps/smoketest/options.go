@@ -15,7 +15,8 @@ import (
 type Options struct {
 	Env               string         `required:"" placeholder:"ENV" help:"Environment the release runs in."`
 	App               string         `placeholder:"NAME" help:"Application (release) name. Defaults to the CI project name."`
-	URL               string         `name:"url" placeholder:"URL" help:"Base URL of the app, like https://patients.exttest.example or http://127.0.0.1:8080 for a local run."`
+	URL               string         `name:"url" placeholder:"URL" help:"Base URL of the app, like http://127.0.0.1:8080 for a local run. Default: https:// and the app's host name (its DNS values) in the environment's desired state."`
+	State             string         `placeholder:"PATH" type:"path" help:"A local checkout of the desired state, to read the app's host name from, instead of cloning desiredState.repo."`
 	Check             []string       `sep:"none" placeholder:"PATH [status=N] [method=M] [body=TEXT] [json=FIELD=VALUE]" help:"An HTTP check against --url; repeatable."`
 	HealthPaths       []string       `name:"health-path" placeholder:"PATH" help:"Liveness and readiness endpoints that must answer 200; repeatable. Default smokeTest.healthPaths, else /healthz."`
 	B3Path            string         `name:"b3-path" placeholder:"PATH" help:"An endpoint that calls the app's downstream: the B3 propagation check sends X-B3-* headers there and expects them at the capture endpoint."`
