@@ -25,6 +25,7 @@ type fluxLayout struct{}
 
 func (fluxLayout) read(files map[string][]byte, o options) (*view, error) {
 	v := newView()
+	repos := map[string]string{} // "namespace/name" and "name" -> HelmRepository spec.url
 	for _, name := range sortedFiles(files) {
 		f, err := parseYAMLFile(name, files[name], nil, o.limits)
 		if err != nil {
@@ -35,9 +36,52 @@ func (fluxLayout) read(files map[string][]byte, o options) (*view, error) {
 			if err := readHelmRelease(v, f, root, o.keys); err != nil {
 				return nil, err
 			}
+			readHelmRepository(f, root, repos)
+		}
+	}
+	// A release's sourceRef names a HelmRepository; when the manifests hold
+	// it, the chart's repository URL is known.
+	for _, a := range v.apps {
+		if url, ok := repos[a.app.Chart.Repo]; ok {
+			a.app.Chart.RepoURL = url
 		}
 	}
 	return v, nil
+}
+
+// readHelmRepository records a Flux HelmRepository's URL under its name and
+// namespace/name. It never fails: other kinds, or a repository without a
+// URL, just add nothing.
+func readHelmRepository(f *yamlFile, root *yaml.Node, repos map[string]string) {
+	p := f.p
+	if root == nil || root.Kind != yaml.MappingNode {
+		return
+	}
+	kind, err1 := p.text(root, "kind")
+	api, err2 := p.text(root, "apiVersion")
+	if err1 != nil || err2 != nil || kind == nil || api == nil || kind.value != "HelmRepository" || !strings.HasPrefix(api.value, "source.toolkit.fluxcd.io/") {
+		return
+	}
+	meta, err := p.child(root, "metadata")
+	if err != nil {
+		return
+	}
+	name, err := p.text(meta, "name")
+	if err != nil || name == nil {
+		return
+	}
+	spec, err := p.child(root, "spec")
+	if err != nil {
+		return
+	}
+	url, err := p.text(spec, "url")
+	if err != nil || url == nil || url.value == "" {
+		return
+	}
+	repos[name.value] = url.value
+	if ns, err := p.text(meta, "namespace"); err == nil && ns != nil {
+		repos[ns.value+"/"+name.value] = url.value
+	}
 }
 
 // fluxAPIGroup is the API group of HelmRelease, any version of it.
