@@ -121,6 +121,7 @@ type session struct {
 	cfg  *action.Configuration
 	kube *waitingKube
 	ns   string
+	rest *rest.Config
 }
 
 // fieldManagerOnce sets Helm's field manager, a process-wide variable in
@@ -148,7 +149,7 @@ func newSession(ctx context.Context, cl Cluster, ns string, w Waiter) (*session,
 	kc.Namespace = ns
 	wk := &waitingKube{Client: kc, ctx: ctx, waiter: w}
 	cfg.KubeClient = wk
-	return &session{cfg: cfg, kube: wk, ns: ns}, nil
+	return &session{cfg: cfg, kube: wk, ns: ns, rest: rc}, nil
 }
 
 // restConfig loads cl's client configuration.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -584,5 +585,26 @@ func TestUnreachableClusterIsInfra(t *testing.T) {
 	wantClass(t, err, exit.Infra)
 	if !strings.Contains(err.Error(), "unreachable") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// Installs skip the client-side OpenAPI check because the API server
+// refuses, in a server-side apply, a field its schema does not declare: a
+// typo in a chart still fails the release.
+func TestServerSideApplyRefusesUnknownFields(t *testing.T) {
+	e := newKubeEnv(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "templates"), 0o755)
+	os.WriteFile(filepath.Join(dir, "Chart.yaml"), []byte("apiVersion: v2\nname: typo\nversion: 0.1.0\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "templates", "cm.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndata:\n  a: b\ndatta:\n  c: d\n"), 0o644)
+	ch, err := e.helm.Load(t.Context(), helm.ChartRef{Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := e.opts("typo", nil)
+	o.Chart = ch
+	_, err = e.helm.Upgrade(t.Context(), e.cluster, o)
+	if err == nil || !strings.Contains(err.Error(), "datta") {
+		t.Fatalf("an unknown field was accepted: %v", err)
 	}
 }
