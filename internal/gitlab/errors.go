@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"github.com/stepper-cd/stepper/internal/retry"
 	"net/http"
-	"syscall"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
@@ -26,7 +25,7 @@ func classify(op, project string, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", op, err)
-	case unreachable(err):
+	case retry.Unreachable(err):
 		return exit.Infraf("%s: GitLab is unreachable; check gitlab.url and that this runner can reach it "+
 			"(proxy, firewall): %w", op, err)
 	case status == http.StatusUnauthorized:
@@ -56,16 +55,4 @@ func classify(op, project string, err error) error {
 		return exit.Usagef("%s: GitLab refused the request (HTTP %d): %w", op, status, err)
 	}
 	return exit.Infraf("%s: %w", op, err)
-}
-
-// unreachable tells whether err means no connection could be made: the host
-// has no address, nothing listens on the port, or the network has no route.
-func unreachable(err error) bool {
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
-		return true
-	}
-	var opErr *net.OpError
-	return errors.As(err, &opErr) && opErr.Op == "dial"
 }

@@ -3,6 +3,7 @@ package gitrepo
 import (
 	"context"
 	"fmt"
+	"github.com/stepper-cd/stepper/internal/retry"
 	"math/rand/v2"
 	"regexp"
 	"strings"
@@ -87,7 +88,7 @@ func (r *Repo) Update(ctx context.Context, msg Message, edit Edit) (*Result, err
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
-			if err := sleep(ctx, r.backoff(attempt-1, took)); err != nil {
+			if err := retry.Sleep(ctx, r.backoff(attempt-1, took)); err != nil {
 				return nil, fmt.Errorf("git push %s (branch %s): %w", r.safeURL, r.branch, err)
 			}
 			start = time.Now()
@@ -207,7 +208,7 @@ func (r *Repo) PushBranch(ctx context.Context, branch string, msg Message, edit 
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
-			if err := sleep(ctx, r.backoff(attempt-1, took)); err != nil {
+			if err := retry.Sleep(ctx, r.backoff(attempt-1, took)); err != nil {
 				return nil, fmt.Errorf("git push %s (branch %s): %w", r.safeURL, branch, err)
 			}
 			start = time.Now()
@@ -308,17 +309,6 @@ func (r *Repo) backoff(n int, took time.Duration) time.Duration {
 		d = min(max(r.opts.Backoff, took)<<(n-1), r.opts.MaxBackoff)
 	}
 	return rand.N(d + 1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // redactedErr is err with credentials removed, for logs.

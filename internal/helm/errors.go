@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stepper-cd/stepper/internal/retry"
 	"net/http"
 
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/stepper-cd/stepper/internal/exit"
-	"github.com/stepper-cd/stepper/internal/registry"
 )
 
 // classifyHTTP marks an error from an HTTP request that got no answer:
@@ -19,7 +19,7 @@ func classifyHTTP(op string, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", op, err)
-	case registry.Unreachable(err):
+	case retry.Unreachable(err):
 		return exit.Infraf("%s: unreachable; check the URL's host and port, that the server is running "+
 			"and that this runner can reach it (proxy, firewall): %w", op, err)
 	}
@@ -44,7 +44,7 @@ func classifyOCI(op, host string, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", op, err)
-	case registry.Unreachable(err):
+	case retry.Unreachable(err):
 		return exit.Infraf("%s: registry %s is unreachable; check the host and port in the oci:// reference, "+
 			"that the registry is running and that this runner can reach it (proxy, firewall): %w", op, host, err)
 	case errors.Is(err, auth.ErrBasicCredentialNotFound):

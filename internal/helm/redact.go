@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stepper-cd/stepper/internal/retry"
 	"net/url"
 	"slices"
 	"strings"
@@ -12,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stepper-cd/stepper/internal/exit"
-	"github.com/stepper-cd/stepper/internal/registry"
 )
 
 // minSecretLen is the shortest value the redactor hides. Shorter ones
@@ -140,7 +140,7 @@ func classifyKube(op string, err error, def ...exit.Class) error {
 }
 
 func unreachable(err error) bool {
-	if registry.Unreachable(err) {
+	if retry.Unreachable(err) {
 		return true
 	}
 	var ue *url.Error

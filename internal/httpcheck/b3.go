@@ -116,7 +116,7 @@ func B3(ctx context.Context, c Check, capture *Capture, o Options) Result {
 	c, o = c.withDefaults(), o.withDefaults()
 	first := capture.count()
 	sent := map[string]bool{}
-	return retry(ctx, c, o, func(ctx context.Context) (bool, string) {
+	return attemptUntil(ctx, c, o, func(ctx context.Context) (bool, string) {
 		trace, span := randomHex(16), randomHex(8)
 		sent[trace] = true
 		withB3 := c

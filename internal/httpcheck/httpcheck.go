@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stepper-cd/stepper/internal/retry"
 	"io"
 	"net/http"
 	"net/url"
@@ -110,7 +111,7 @@ func (c Check) withDefaults() Check {
 // may still be starting.
 func Run(ctx context.Context, c Check, o Options) Result {
 	c, o = c.withDefaults(), o.withDefaults()
-	return retry(ctx, c, o, func(ctx context.Context) (bool, string) {
+	return attemptUntil(ctx, c, o, func(ctx context.Context) (bool, string) {
 		resp, body, err := send(ctx, c, o)
 		if err != nil {
 			return false, err.Error()
@@ -125,9 +126,9 @@ func Run(ctx context.Context, c Check, o Options) Result {
 // attempt tries a check once and says why it did not pass.
 type attempt func(ctx context.Context) (passed bool, why string)
 
-// retry runs try until it passes, the deadline passes or ctx ends, waiting
+// attemptUntil runs try until it passes, the deadline passes or ctx ends, waiting
 // between attempts.
-func retry(ctx context.Context, c Check, o Options, try attempt) Result {
+func attemptUntil(ctx context.Context, c Check, o Options, try attempt) Result {
 	start := time.Now()
 	r := Result{Name: c.Name}
 	done := func(passed bool, msg string) Result {
@@ -151,22 +152,10 @@ func retry(ctx context.Context, c Check, o Options, try attempt) Result {
 		if ctx.Err() == nil && left <= 0 {
 			return done(false, fmt.Sprintf("%s (after %d attempts in %s)", why, r.Attempts, time.Since(start).Round(time.Millisecond)))
 		}
-		if ctx.Err() != nil || !sleep(ctx, min(wait, left)) {
+		if ctx.Err() != nil || retry.Sleep(ctx, min(wait, left)) != nil {
 			return done(false, fmt.Sprintf("interrupted after %d attempts: %v; last: %s", r.Attempts, context.Cause(ctx), why))
 		}
 		wait = min(wait*2, max(o.Interval, maxInterval))
-	}
-}
-
-// sleep waits d or until ctx ends, and reports whether the wait completed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

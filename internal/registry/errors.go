@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"github.com/stepper-cd/stepper/internal/retry"
 	"net/http"
-	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -23,7 +22,7 @@ func classify(op string, repo name.Repository, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", op, err)
-	case Unreachable(err):
+	case retry.Unreachable(err):
 		return exit.Infraf("%s: registry %s is unreachable; check the host name and port in the image reference, "+
 			"that the registry is running and that this runner can reach it (proxy, firewall): %w", op, host, err)
 	case errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden):
@@ -36,16 +35,4 @@ func classify(op string, repo name.Repository, err error) error {
 		return exit.Infraf("%s: registry %s kept failing (HTTP %d) after retries: %w", op, host, terr.StatusCode, err)
 	}
 	return exit.Infraf("%s: %w", op, err)
-}
-
-// Unreachable tells whether err means no connection could be made: the
-// host has no address or nothing listens on the port.
-func Unreachable(err error) bool {
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
-		return true
-	}
-	var opErr *net.OpError
-	return errors.As(err, &opErr) && opErr.Op == "dial"
 }

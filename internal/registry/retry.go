@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"github.com/stepper-cd/stepper/internal/retry"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -61,21 +62,6 @@ func (b Backoff) delay(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// sleep waits d or until ctx ends, and reports whether the wait completed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // retryTransport retries the requests that can be sent again as they are.
 //
 // go-containerregistry's own retrying transport sleeps without watching the
@@ -112,7 +98,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 			resp.Body.Close()
 		}
-		if !sleep(ctx, wait) {
+		if retry.Sleep(ctx, wait) != nil {
 			return nil, ctx.Err()
 		}
 		if attempt, err = rewind(req); err != nil {
@@ -203,7 +189,7 @@ func uploadRetry(ctx context.Context, b Backoff) remote.Option {
 		if ctx.Err() != nil || !brokenUploadSession(err) {
 			return false
 		}
-		return sleep(ctx, b.delay(int(restarts.Add(1)-1)))
+		return retry.Sleep(ctx, b.delay(int(restarts.Add(1)-1))) == nil
 	})
 }
 

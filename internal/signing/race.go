@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stepper-cd/stepper/internal/retry"
 	"math/rand/v2"
 	"time"
 
@@ -82,7 +83,7 @@ func (c confirmedWrite) run(ctx context.Context) error {
 					return exit.Infraf("%s: %d concurrent writers kept changing it; retry the job", c.what, conflicts)
 				}
 				log.Debug().Int("conflicts", conflicts).Msgf("%s: changed while writing; reading it again", c.what)
-				if err := sleep(ctx, backoff(min(conflicts, 4))); err != nil {
+				if err := retry.Sleep(ctx, backoff(min(conflicts, 4))); err != nil {
 					return fmt.Errorf("%s: %w", c.what, err)
 				}
 				continue
@@ -96,7 +97,7 @@ func (c confirmedWrite) run(ctx context.Context) error {
 		if c.window != nil && *c.window > 0 {
 			exposed = *c.window
 		}
-		if err := sleep(ctx, settleDelay(exposed)); err != nil {
+		if err := retry.Sleep(ctx, settleDelay(exposed)); err != nil {
 			return fmt.Errorf("%s: %w", c.what, err)
 		}
 		if found, err = c.present(); err != nil {
@@ -111,7 +112,7 @@ func (c confirmedWrite) run(ctx context.Context) error {
 		}
 		log.Warn().Int("attempt", attempt).Msgf("%s: a concurrent writer dropped it; writing it again", c.what)
 		attempt++
-		if err := sleep(ctx, backoff(attempt)); err != nil {
+		if err := retry.Sleep(ctx, backoff(attempt)); err != nil {
 			return fmt.Errorf("%s: %w", c.what, err)
 		}
 	}
@@ -128,15 +129,4 @@ func backoff(attempt int) time.Duration {
 	d := backoffBase << min(attempt, 16)
 	d = min(d, backoffCap)
 	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

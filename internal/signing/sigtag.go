@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stepper-cd/stepper/internal/retry"
 	"io"
 	"maps"
 	"net/http"
@@ -160,7 +161,7 @@ func readTagImage(ctx context.Context, tag name.Tag, seen bool, ropts []remote.O
 			m, err := img.Manifest()
 			return img, m, v1.Hash{}, err
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := retry.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return nil, nil, v1.Hash{}, err
 		}
 	}
