@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/stepper-cd/stepper/internal/yamlerr"
 	"reflect"
 	"slices"
 	"strconv"
@@ -336,18 +337,10 @@ func (d *decoder) wrongKind(n *yaml.Node, p path, want, hint string) error {
 }
 
 func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if isNull(n) {
-			return "nothing"
-		}
-		return q(n.Value)
+	if shape := yamlerr.Shape(n); shape != "" {
+		return shape
 	}
-	return "something else"
+	return q(n.Value)
 }
 
 // deref follows aliases. The tree check (tree.go) has already refused cycles.
@@ -358,6 +351,4 @@ func deref(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
+func isNull(n *yaml.Node) bool { return yamlerr.IsNull(n) }

@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/stepper-cd/stepper/internal/yamlerr"
 	"io"
 	"regexp"
-	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/stepper-cd/stepper/internal/secret"
@@ -93,48 +92,17 @@ func positionOf(data []byte, offset int, o origin) origin {
 }
 
 var (
-	yamlLineRE   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 	yamlAnchorRE = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
 )
-
-// parserProblems are the messages of yaml.v3's parser, as opposed to its
-// scanner. The parser reports 0-based line numbers, and none at all for the
-// first line; the scanner reports 1-based ones.
-var parserProblems = map[string]bool{
-	"did not find expected ',' or ']'":       true,
-	"did not find expected ',' or '}'":       true,
-	"did not find expected '-' indicator":    true,
-	"did not find expected <document start>": true,
-	"did not find expected key":              true,
-	"did not find expected node content":     true,
-	"found undefined tag handle":             true,
-	"found incompatible YAML document":       true,
-	"found duplicate %YAML directive":        true,
-	"found duplicate %TAG directive":         true,
-}
 
 // syntaxError turns a yaml.v3 parse error ("yaml: line 3: did not find
 // expected key") into an *Error at that line.
 func syntaxError(err error, data []byte, o origin) error {
-	msg := err.Error()
-	o.line, o.col = 0, 0
-	switch m := yamlLineRE.FindStringSubmatch(msg); {
-	case m != nil:
-		o.line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-		if parserProblems[msg] {
-			o.line++
-		}
-	case yamlAnchorRE.MatchString(msg):
-		name := yamlAnchorRE.FindStringSubmatch(msg)[1]
-		if i := bytes.Index(data, []byte("*"+name)); i >= 0 {
+	line, msg := yamlerr.Syntax(err)
+	o.line, o.col = line, 0
+	if m := yamlAnchorRE.FindStringSubmatch(err.Error()); m != nil {
+		if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
 			o = positionOf(data, i, o)
-		}
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	default:
-		msg = strings.TrimPrefix(msg, "yaml: ")
-		if parserProblems[msg] {
-			o.line = 1
 		}
 	}
 	hint := "check the indentation and quoting on this line and the one before"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/stepper-cd/stepper/internal/yamlerr"
 	"io"
 	"os"
 	"regexp"
@@ -311,32 +312,8 @@ func (d *fileDecoder) position(offset int) (line, col int) {
 	return bytes.Count(before, []byte("\n")) + 1, utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:]) + 1
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// parserProblems are yaml.v3 parser messages, which count lines from 0 and
-// give none for the first line; scanner messages count from 1.
-var parserProblems = map[string]bool{
-	"did not find expected ',' or ']'":       true,
-	"did not find expected ',' or '}'":       true,
-	"did not find expected '-' indicator":    true,
-	"did not find expected <document start>": true,
-	"did not find expected key":              true,
-	"did not find expected node content":     true,
-	"found undefined tag handle":             true,
-	"found incompatible YAML document":       true,
-	"found duplicate %YAML directive":        true,
-	"found duplicate %TAG directive":         true,
-}
-
 func (d *fileDecoder) syntaxError(err error) error {
-	msg, line := strings.TrimPrefix(err.Error(), "yaml: "), 0
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	}
-	if parserProblems[msg] {
-		line++
-	}
+	line, msg := yamlerr.Syntax(err)
 	return d.failAt(line, 0, "", "not valid YAML: "+msg, "check the indentation and quoting on this line and the one before")
 }
 
@@ -720,21 +697,13 @@ func (d *fileDecoder) wrongKind(n *yaml.Node, path, want, hint string) error {
 }
 
 func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if isNull(n) {
-			return "nothing"
-		}
-		return q(n.Value)
+	if shape := yamlerr.Shape(n); shape != "" {
+		return shape
 	}
-	return "something else"
+	return q(n.Value)
 }
 
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
+func isNull(n *yaml.Node) bool { return yamlerr.IsNull(n) }
 
 func join(path, key string) string {
 	if path == "" {
