@@ -113,11 +113,11 @@ func (c *BuildSignPushCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Con
 	}
 	if c.Phase != buildsignpush.PhaseBuild {
 		// In a dry run too: a wrong password should fail the rehearsal.
-		signer, err := loadSigner(ctx, rt, cfg, client)
+		key, opts, err := loadSigner(ctx, rt, cfg, client)
 		if err != nil {
 			return err
 		}
-		step.Signer = signer
+		step.Signer = &buildsignpush.KeySigner{Key: key, Options: opts}
 	}
 	out, err := step.Run(ctx, job)
 	if out != nil {
@@ -172,9 +172,9 @@ func registryClient(ctx context.Context, rt *Runtime, cfg *config.Config) (*regi
 
 // loadSigner loads signing.key: a key file or variable holding an encrypted
 // cosign key with signing.password, or a KMS key used in place.
-func loadSigner(ctx context.Context, rt *Runtime, cfg *config.Config, client *registry.Client) (buildsignpush.Signer, error) {
+func loadSigner(ctx context.Context, rt *Runtime, cfg *config.Config, client *registry.Client) (*signing.Key, signing.Options, error) {
 	if err := cfg.Require("signing.key"); err != nil {
-		return nil, err
+		return nil, signing.Options{}, err
 	}
 	var src signing.KeySource
 	if uri, ok := cfg.Signing.Key.KeyReference(); ok {
@@ -182,22 +182,27 @@ func loadSigner(ctx context.Context, rt *Runtime, cfg *config.Config, client *re
 	} else {
 		key, err := cfg.Signing.Key.Resolve(ctx, rt.Secrets)
 		if err != nil {
-			return nil, err
+			return nil, signing.Options{}, err
 		}
 		src.PEM = []byte(key.Reveal())
 	}
 	pass, err := cfg.Signing.Password.Resolve(ctx, rt.Secrets)
 	if err != nil {
-		return nil, err
+		return nil, signing.Options{}, err
 	}
 	src.Password = []byte(pass.Reveal())
 	key, err := signing.LoadKey(ctx, src)
 	if err != nil {
-		return nil, err
+		return nil, signing.Options{}, err
 	}
-	format := signing.Format(cfg.Signing.Format)
-	if format == "" {
-		format = signing.Format(config.SigTag)
+	return key, signing.Options{Format: signingFormat(cfg), RemoteOptions: client.RemoteOptions(ctx)}, nil
+}
+
+// signingFormat is signing.format, sig-tag when unset: where signatures and
+// attestations are written, and where verification looks.
+func signingFormat(cfg *config.Config) signing.Format {
+	if cfg.Signing.Format == "" {
+		return signing.FormatSigTag
 	}
-	return &buildsignpush.KeySigner{Key: key, Options: signing.Options{Format: format, RemoteOptions: client.RemoteOptions(ctx)}}, nil
+	return signing.Format(cfg.Signing.Format)
 }

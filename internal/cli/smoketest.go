@@ -15,7 +15,6 @@ import (
 	"github.com/stepper-cd/stepper/internal/kube"
 	"github.com/stepper-cd/stepper/internal/report"
 	"github.com/stepper-cd/stepper/internal/signing"
-	"github.com/stepper-cd/stepper/steps/buildsignpush"
 	"github.com/stepper-cd/stepper/steps/smoketest"
 )
 
@@ -93,12 +92,11 @@ func (c *SmokeTestCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config)
 		if err != nil {
 			return err
 		}
-		signer, err := loadSigner(ctx, rt, cfg, client)
+		key, opts, err := loadSigner(ctx, rt, cfg, client)
 		if err != nil {
 			return err
 		}
-		ks := signer.(*buildsignpush.KeySigner)
-		step.Attester = statementAttester{key: ks.Key, opts: ks.Options}
+		step.Attester = statementAttester{key: key, opts: opts}
 	}
 	out, err := step.Run(ctx, job)
 	if out != nil {

@@ -194,12 +194,8 @@ func publicKeyVerifier(ctx context.Context, cfg *config.Config, client *registry
 	// Signatures are looked for in the platform's format only (sig-tag
 	// unless signing.format says bundle): the other format's lookups would
 	// double the requests, and signing uses the configured format anyway.
-	format := signing.Format(cfg.Signing.Format)
-	if format == "" {
-		format = signing.FormatSigTag
-	}
 	return &validate.KeyVerifier{Options: signing.VerifyOptions{Keys: keys, Revoked: cfg.Signing.RevokedKeys,
-		RemoteOptions: client.RemoteOptions(ctx), Formats: []signing.Format{format}}}, nil
+		RemoteOptions: client.RemoteOptions(ctx), Formats: []signing.Format{signingFormat(cfg)}}}, nil
 }
 
 // valuesKeys maps the configuration's values section onto the desired-state
