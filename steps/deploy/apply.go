@@ -45,7 +45,7 @@ func (a *Apply) Run(ctx context.Context, doc desiredstate.Document, stateDir, on
 	if err != nil {
 		return nil, exit.Mark(exit.Usage, err)
 	}
-	var todo []desiredstate.App
+	var queue []desiredstate.App
 	for _, app := range apps {
 		if only != "" && app.Name != only {
 			continue
@@ -57,21 +57,21 @@ func (a *Apply) Run(ctx context.Context, doc desiredstate.Document, stateDir, on
 			logging.From(ctx).Info().Str(logging.App, app.Name).Msg("protected release skipped (pass --include-protected to apply it)")
 			continue
 		}
-		todo = append(todo, app)
+		queue = append(queue, app)
 	}
-	if only != "" && len(todo) == 0 {
+	if only != "" && len(queue) == 0 {
 		return nil, exit.Usagef("app %q is not an enabled, unprotected app of this desired state", only)
 	}
 	// Lower priority values go first, as in Helmsman.
-	slices.SortStableFunc(todo, func(x, y desiredstate.App) int { return x.Priority - y.Priority })
+	slices.SortStableFunc(queue, func(x, y desiredstate.App) int { return x.Priority - y.Priority })
 	var results []*helm.ReleaseResult
-	for len(todo) > 0 {
+	for len(queue) > 0 {
 		n := 1
-		for n < len(todo) && todo[n].Priority == todo[0].Priority {
+		for n < len(queue) && queue[n].Priority == queue[0].Priority {
 			n++
 		}
-		group := todo[:n]
-		todo = todo[n:]
+		group := queue[:n]
+		queue = queue[n:]
 		rs, err := a.group(ctx, group, stateDir, dryRun)
 		results = append(results, rs...)
 		if err != nil {
