@@ -1,6 +1,7 @@
 package desiredstate
 
 import (
+	"fmt"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -47,6 +48,11 @@ func (fluxLayout) read(files map[string][]byte, o options) (*view, error) {
 		}
 	}
 	return v, nil
+}
+
+func (fluxLayout) none(files map[string][]byte) (string, string) {
+	names := sortedFiles(files)
+	return strings.Join(names, ", "), fmt.Sprintf("no HelmRelease (%s) in %d files", fluxAPIGroup+"*", len(names))
 }
 
 // readHelmRepository records a Flux HelmRepository's URL under its name and

@@ -35,8 +35,22 @@ import (
 // (its environment's own file), else into its last inline values mapping.
 // Values written literally in the helmfile are shared by every
 // environment; editing them edits the helmfile.
+//
+// Whatever cannot be read fully is refused at its line rather than read
+// as less than it is: a values file the environment lists that was not
+// opened, `bases:` and `helmfiles:` (apps defined elsewhere), and Go
+// templates in a helmfile not named .gotmpl, which helmfile v1 does not
+// render.
+//
+// A chart version written literally in a release is shared by every
+// environment, so SetChartVersion refuses it; it edits the version only
+// where the layout keeps it per environment (a {{ .Values ... }} reference
+// into the environment's versions or values file).
 type helmfileLayout struct {
 	env string // "" to infer it from the files opened
+	// tie is a file (by name) the environment must read; with env empty,
+	// the environment is the one that reads it.
+	tie string
 }
 
 // helmfileNames are the file names helmfile looks for by default.
@@ -60,13 +74,27 @@ type helmfileReader struct {
 	v     *view
 	byKey map[string]string // cleaned slash path -> name as opened
 	repos map[string]string // repositories: name -> URL (oci:// for OCI ones)
+	// shared says the helmfile declares environments, so what it writes
+	// literally in a release is shared by all of them.
+	shared bool
 }
 
-func (l helmfileLayout) read(files map[string][]byte, o options) (*view, error) {
-	r := &helmfileReader{files: files, o: o, v: newView(), byKey: map[string]string{}}
+func (l helmfileLayout) none(files map[string][]byte) (string, string) {
+	if hf, err := mainHelmfile(files); err == nil {
+		env := l.env
+		if env == "" {
+			env = "the one opened"
+		}
+		return hf, fmt.Sprintf("it declares no releases for environment %s", env)
+	}
+	return strings.Join(sortedFiles(files), ", "), "no helmfile"
+}
+
+// mainHelmfile picks the layout's helmfile: the least deep of the files
+// named like one (sub-helmfiles deeper down are not this layout's).
+func mainHelmfile(files map[string][]byte) (string, error) {
 	var hf []string
 	for _, name := range sortedFiles(files) {
-		r.byKey[path.Clean(slashed(name))] = name
 		if isHelmfileName(name) {
 			hf = append(hf, name)
 		}
@@ -87,22 +115,40 @@ func (l helmfileLayout) read(files map[string][]byte, o options) (*view, error) 
 		hf = top
 	}
 	if len(hf) != 1 {
-		return nil, fmt.Errorf("a helmfile layout has one helmfile (named %s), got %d: %s",
+		return "", fmt.Errorf("a helmfile layout has one helmfile (named %s), got %d: %s",
 			strings.Join(helmfileNames, ", "), len(hf), strings.Join(hf, ", "))
 	}
-	main, err := r.parse(hf[0])
+	return hf[0], nil
+}
+
+func (l helmfileLayout) read(files map[string][]byte, o options) (*view, error) {
+	r := &helmfileReader{files: files, o: o, v: newView(), byKey: map[string]string{}}
+	for _, name := range sortedFiles(files) {
+		r.byKey[path.Clean(slashed(name))] = name
+	}
+	hf, err := mainHelmfile(files)
 	if err != nil {
 		return nil, err
 	}
-	dir := path.Dir(path.Clean(slashed(hf[0])))
+	main, err := r.parse(hf)
+	if err != nil {
+		return nil, err
+	}
+	dir := path.Dir(path.Clean(slashed(hf)))
 	envs, releases, err := r.sections(main)
 	if err != nil {
 		return nil, err
 	}
-	env, err := r.environment(l.env, envs, dir, main)
-	if err != nil {
+	env := l.env
+	if env == "" && l.tie != "" {
+		if env, err = l.environmentReading(files, o, envs, main); err != nil {
+			return nil, err
+		}
+	}
+	if env, err = r.environment(env, envs, dir, main); err != nil {
 		return nil, err
 	}
+	r.shared = len(envs) > 0
 	envValues := map[string]*loc{}
 	if item := envs[env]; item != nil {
 		vals, err := main.p.child(item, "values")
@@ -126,7 +172,36 @@ func (l helmfileLayout) read(files map[string][]byte, o options) (*view, error) 
 			return nil, err
 		}
 	}
+	if l.tie != "" && r.v.files[l.tie] == nil {
+		return nil, &Error{File: l.tie, Msg: fmt.Sprintf("environment %q of %s does not read this file", env, main.name),
+			Hint: "name the versions or values file of that environment, or the environment this file belongs to"}
+	}
 	return r.v, nil
+}
+
+// environmentReading is the one environment whose view reads l.tie.
+func (l helmfileLayout) environmentReading(files map[string][]byte, o options, envs map[string]*yaml.Node, main *yamlFile) (string, error) {
+	var found []string
+	for _, name := range sortedNodeKeys(envs) {
+		v, err := helmfileLayout{env: name}.read(files, o)
+		if err == nil && v.files[l.tie] != nil {
+			found = append(found, name)
+		}
+	}
+	if len(found) != 1 {
+		return "", &Error{File: l.tie, Msg: fmt.Sprintf("%d environments of %s read this file (%s)", len(found), main.name, strings.Join(found, ", ")),
+			Hint: "name the environment (WithEnvironment)"}
+	}
+	return found[0], nil
+}
+
+func sortedNodeKeys(m map[string]*yaml.Node) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // parse reads a file once per view, masking templates in .gotmpl files.
@@ -136,6 +211,14 @@ func (r *helmfileReader) parse(name string) (*yamlFile, error) {
 	}
 	src := r.files[name]
 	var masks [][2]int
+	if isHelmfileName(name) && !strings.HasSuffix(name, ".gotmpl") {
+		if off := firstTemplateAction(src); off >= 0 {
+			p := newLineIndex(src).pos(name, off)
+			return nil, &Error{File: name, Line: p.Line, Column: p.Column,
+				Msg:  "the helmfile holds a Go template action, which helmfile v1 renders only in files named .gotmpl",
+				Hint: "rename it to " + path.Base(slashed(name)) + ".gotmpl"}
+		}
+	}
 	if strings.HasSuffix(name, ".gotmpl") {
 		var err error
 		if masks, err = maskTemplates(name, src); err != nil {
@@ -153,6 +236,33 @@ func (r *helmfileReader) parse(name string) (*yamlFile, error) {
 	return f, nil
 }
 
+// firstTemplateAction is the offset of the first {{ outside a comment, or
+// -1. A comment starts at a # at the start of a line or after a blank,
+// outside quotes.
+func firstTemplateAction(src []byte) int {
+	for start := 0; start < len(src); {
+		end := lineEnd(src, start)
+		var quote byte
+		for i := start; i < end; i++ {
+			c := src[i]
+			switch {
+			case quote != 0:
+				if c == quote {
+					quote = 0
+				}
+			case c == '"' || c == '\'':
+				quote = c
+			case c == '#' && (i == start || src[i-1] == ' ' || src[i-1] == '\t'):
+				i = end
+			case c == '{' && i+1 < end && src[i+1] == '{':
+				return i
+			}
+		}
+		start = end + 1
+	}
+	return -1
+}
+
 // sections collects environments and releases from every document of the
 // helmfile (a .gotmpl helmfile splits them with ---).
 func (r *helmfileReader) sections(f *yamlFile) (map[string]*yaml.Node, []*yaml.Node, error) {
@@ -165,6 +275,16 @@ func (r *helmfileReader) sections(f *yamlFile) (map[string]*yaml.Node, []*yaml.N
 		}
 		if root.Kind != yaml.MappingNode {
 			return nil, nil, errorAt(p.nodePos(root), "a helmfile starts with keys such as environments and releases", "the top level is not a mapping")
+		}
+		for _, key := range []string{"bases", "helmfiles"} {
+			fields, err := p.fields(root)
+			if err != nil {
+				return nil, nil, err
+			}
+			if e, ok := fields[key]; ok {
+				return nil, nil, errorAt(p.nodePos(e.key), "point the desired state at the helmfile that declares the releases, with its environments in the same file",
+					"%s: is not supported: releases or environments defined in other helmfiles cannot be read", key)
+			}
 		}
 		if e, err := p.child(root, "environments"); err != nil {
 			return nil, nil, err
@@ -326,9 +446,16 @@ func (r *helmfileReader) valuesSource(main *yamlFile, item *yaml.Node, env, dir 
 		err := p.flatten(item, "", []string{}, false, 0, &leaves)
 		return leaves, main.name, item, err
 	case yaml.ScalarNode:
-		name, ok := r.resolve(dir, p.scalar(item, false, false), env)
+		s := p.scalar(item, false, false)
+		name, ok := r.resolve(dir, s, env)
 		if !ok {
-			return nil, "", nil, nil
+			want := envNameRE.ReplaceAllString(s.value, env)
+			if strings.Contains(want, "{{") {
+				return nil, "", nil, errorAt(s.pos, "write the path literally, or with {{ .Environment.Name }} only",
+					"values path %s of environment %q cannot be followed: its template is not one stepper reads", s.value, env)
+			}
+			return nil, "", nil, errorAt(s.pos, "add the file, or remove it from the list",
+				"values file %s of environment %q is not in the desired state (looked for %s)", s.value, env, path.Join(dir, want))
 		}
 		f, err := r.parse(name)
 		if err != nil {
@@ -447,12 +574,8 @@ func (r *helmfileReader) release(main *yamlFile, m *yaml.Node, env, dir string, 
 	if vals != nil && vals.Kind == yaml.SequenceNode {
 		for _, item := range vals.Content {
 			if item.Kind == yaml.ScalarNode {
-				s := p.scalar(item, false, false)
-				file, ok := r.resolve(dir, s, env)
-				if ok {
+				if file, ok := r.resolve(dir, p.scalar(item, false, false), env); ok {
 					a.app.ValuesFiles = append(a.app.ValuesFiles, file)
-				} else {
-					a.app.ValuesFiles = append(a.app.ValuesFiles, envNameRE.ReplaceAllString(s.value, env))
 				}
 			}
 			leaves, file, root, err := r.valuesSource(main, item, env, dir)

@@ -94,9 +94,14 @@ func TestGlobMatchAgreesWithPathMatch(t *testing.T) {
 }
 
 func TestOpenDetectsFormat(t *testing.T) {
-	for name, src := range map[string]string{"env.yml": "apps: {}\n", "env.TOML": "[apps]\n"} {
-		if _, err := Open("", map[string][]byte{name: []byte(src)}); err != nil {
+	for name, src := range map[string]string{"env.yml": "apps:\n  api: {chart: r/api}\n", "env.TOML": "[apps.api]\nchart = \"r/api\"\n"} {
+		doc, err := Open("", map[string][]byte{name: []byte(src)})
+		if err != nil {
 			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if want := map[string]Format{"env.yml": HelmsmanYAML, "env.TOML": HelmsmanTOML}[name]; doc.Format() != want {
+			t.Errorf("%s: format %s, want %s", name, doc.Format(), want)
 		}
 	}
 	if _, err := Open("", map[string][]byte{"env.json": nil}); err == nil {

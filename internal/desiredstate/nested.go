@@ -24,6 +24,8 @@ type nestedDoc struct {
 // layout reads a format's files into a view.
 type layout interface {
 	read(files map[string][]byte, o options) (*view, error)
+	// none says which file to blame, and why, when no app was read.
+	none(files map[string][]byte) (file, why string)
 }
 
 type view struct {
