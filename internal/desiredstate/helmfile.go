@@ -558,13 +558,26 @@ func (r *helmfileReader) release(main *yamlFile, m *yaml.Node, env, dir string, 
 	if err != nil {
 		return err
 	}
-	a.version = &loc{file: main.name, root: m, path: []string{"version"}, s: version}
+	literal := &loc{file: main.name, root: m, path: []string{"version"}, s: version}
+	a.version = literal
 	versionPos := a.app.Pos
 	if version != nil {
 		if a.version, err = follow(a.version, envValues); err != nil {
 			return err
 		}
 		a.app.ChartVersion, versionPos = a.version.s.value, a.version.s.pos
+	}
+	if r.shared && a.version == literal {
+		// Written in the release itself, the version is every
+		// environment's: editing it for one would release to all.
+		where, what := a.app.Pos, "has no version"
+		if version != nil {
+			where, what = version.pos, "writes its version literally"
+		}
+		a.version = nil
+		a.versionErr = errorAt(where,
+			fmt.Sprintf("move the version into environment %s's versions file (e.g. charts: {%s: 1.2.3}) and write version: {{ index .Values \"charts\" \"%s\" | quote }} in the release", env, name.value, name.value),
+			"app %q %s in %s, which every environment shares: setting it for %s would change them all", name.value, what, main.name, env)
 	}
 	vals, err := p.child(m, "values")
 	if err != nil {

@@ -46,6 +46,7 @@ type appView struct {
 	// with versionWhy when it cannot be set.
 	version    *loc
 	versionWhy string
+	versionErr error // why setting the version is refused, at its line
 	values     map[string]*loc // the location that wins for each values key
 	// newValues is where a values key the app does not have yet goes: a
 	// mapping and the path under it.
@@ -264,6 +265,9 @@ func (d *nestedDoc) step(v *view, a *appView, c change) (string, []byte, bool, e
 	tag := ""
 	switch {
 	case c.field == "version":
+		if a.versionErr != nil {
+			return "", nil, false, a.versionErr
+		}
 		if a.version == nil {
 			return "", nil, false, errorAt(a.app.Pos, "", "app %q: the chart version cannot be set: %s", a.app.Name, a.versionWhy)
 		}

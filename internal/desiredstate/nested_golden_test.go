@@ -55,7 +55,6 @@ var nestedCases = []nestedCase{
 		setValues("casework-api", map[string]string{"replicaCount": "4", "env.FEATURE_SEARCH": "true"})},
 	{"helmfile-values-into-empty-file", helmfileData, prodEnv, "audit",
 		setValues("audit", map[string]string{"env.LOG_LEVEL": "warn"})},
-	{"helmfile-chart-version", helmfileData, prodEnv, "frontend", setVersion("frontend", "1.4.2")},
 }
 
 func TestNestedGoldenEdits(t *testing.T) {

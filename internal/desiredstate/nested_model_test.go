@@ -177,9 +177,9 @@ func TestPlainHelmfile(t *testing.T) {
 	}
 }
 
-func mustOpenFiles(t *testing.T, f Format, files map[string][]byte) Document {
+func mustOpenFiles(t *testing.T, f Format, files map[string][]byte, opts ...Option) Document {
 	t.Helper()
-	d, err := Open(f, files)
+	d, err := Open(f, files, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
