@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/stepper-cd/stepper/internal/retry"
 	"net/http"
 
-	gl "gitlab.com/gitlab-org/api/client-go"
+	gl "gitlab.com/gitlab-org/api/client-go/v2"
 
 	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/retry"
 )
 
 // classify wraps err from op on project with its exit class and what to do
@@ -17,10 +17,12 @@ import (
 // GitLab's message, never the token, which travels in a header; so err
 // itself may be shown.
 func classify(op, project string, err error) error {
+	// client-go v2 answers 404 with its ErrNotFound, an ErrorResponse
+	// without the HTTP response; StatusCode is set on every one.
 	var resp *gl.ErrorResponse
 	status := 0
-	if errors.As(err, &resp) && resp.Response != nil {
-		status = resp.Response.StatusCode
+	if errors.As(err, &resp) {
+		status = resp.StatusCode
 	}
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -1,7 +1,7 @@
 // Package gitlab opens and follows the merge requests through which changes
 // land in environments guarded by review (an MR from master to the prod
 // branch of a desired-state repository). It speaks GitLab's REST API v4
-// through gitlab.com/gitlab-org/api/client-go; no type of that library leaves
+// through gitlab.com/gitlab-org/api/client-go/v2; no type of that library leaves
 // the package.
 //
 // Every error is classified for the exit code: a token GitLab refuses or a
@@ -17,7 +17,7 @@ import (
 	"net/url"
 	"time"
 
-	gl "gitlab.com/gitlab-org/api/client-go"
+	gl "gitlab.com/gitlab-org/api/client-go/v2"
 
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/secret"

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
-	gl "gitlab.com/gitlab-org/api/client-go"
+	gl "gitlab.com/gitlab-org/api/client-go/v2"
 
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/logging"

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	gl "gitlab.com/gitlab-org/api/client-go"
+	gl "gitlab.com/gitlab-org/api/client-go/v2"
 )
 
 // TestFakeGitLabAnswersLikeGitLab checks the fake against what GitLab's
