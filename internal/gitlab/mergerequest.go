@@ -25,6 +25,17 @@ type MergeRequest struct {
 	// Description.
 	Description     string
 	KeepDescription bool
+	// Changes, when given, are listed below Description, one entry per
+	// change, and merged into those the open merge request lists already:
+	// an entry with the same key is replaced, the others stay, so that a
+	// merge request shared by several pending changes names them all.
+	// KeepDescription then keeps only the text outside the entries.
+	//
+	// The merge is a read and a write with no lock in between: two runs
+	// updating the same merge request at the same moment can lose one's
+	// entry, which the next run of that change puts back. Pipelines that
+	// must not lose one run the jobs one at a time (a resource_group).
+	Changes []Change
 	// Labels are added to the merge request; labels people added stay.
 	Labels             []string
 	RemoveSourceBranch bool
@@ -69,11 +80,14 @@ func (c *Client) EnsureMergeRequest(ctx context.Context, mr MergeRequest) (*MR, 
 	case mr.Title == "":
 		return nil, exit.Usagef("gitlab: %s: the title is empty", op)
 	}
+	if err := mr.validChanges(op); err != nil {
+		return nil, err
+	}
 	open, err := c.findOpen(ctx, mr)
 	if err != nil {
 		return nil, c.fail(op, mr.Project, err)
 	}
-	if open == 0 {
+	if open == nil {
 		created, err := c.create(ctx, mr)
 		if err == nil {
 			logging.From(ctx).Debug().Int("iid", created.IID).Str("url", created.WebURL).Msg("gitlab: merge request created")
@@ -87,7 +101,7 @@ func (c *Client) EnsureMergeRequest(ctx context.Context, mr MergeRequest) (*MR, 
 		if open, err = c.findOpen(ctx, mr); err != nil {
 			return nil, c.fail(op, mr.Project, err)
 		}
-		if open == 0 {
+		if open == nil {
 			return nil, exit.Infraf("gitlab %s: %s: GitLab reported an open merge request (HTTP 409) but lists none", c.host, op)
 		}
 	}
@@ -99,10 +113,10 @@ func (c *Client) EnsureMergeRequest(ctx context.Context, mr MergeRequest) (*MR, 
 	return updated, nil
 }
 
-// findOpen returns the iid of the open merge request from mr's source to
-// its target branch, or 0. GitLab keeps at most one open per pair; should
-// there be more, the newest is used.
-func (c *Client) findOpen(ctx context.Context, mr MergeRequest) (int64, error) {
+// findOpen returns the open merge request from mr's source to its target
+// branch, or nil. GitLab keeps at most one open per pair; should there be
+// more, the newest is used.
+func (c *Client) findOpen(ctx context.Context, mr MergeRequest) (*gl.BasicMergeRequest, error) {
 	found, _, err := c.api.MergeRequests.ListProjectMergeRequests(mr.Project, &gl.ListProjectMergeRequestsOptions{
 		State:        gl.Ptr("opened"),
 		SourceBranch: gl.Ptr(mr.SourceBranch),
@@ -111,26 +125,27 @@ func (c *Client) findOpen(ctx context.Context, mr MergeRequest) (int64, error) {
 		Sort:         gl.Ptr("desc"),
 	}, gl.WithContext(ctx))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	for _, m := range found {
 		// Filter again: a server that ignored a parameter must not make
 		// us update someone else's merge request.
-		if m.State == "opened" && m.SourceBranch == mr.SourceBranch && m.TargetBranch == mr.TargetBranch {
-			return m.IID, nil
+		if m != nil && m.State == "opened" && m.SourceBranch == mr.SourceBranch && m.TargetBranch == mr.TargetBranch {
+			return m, nil
 		}
 	}
-	return 0, nil
+	return nil, nil
 }
 
 func (c *Client) create(ctx context.Context, mr MergeRequest) (*MR, error) {
 	opt := &gl.CreateMergeRequestOptions{
 		Title:              gl.Ptr(mr.Title),
-		Description:        gl.Ptr(mr.Description),
 		SourceBranch:       gl.Ptr(mr.SourceBranch),
 		TargetBranch:       gl.Ptr(mr.TargetBranch),
 		RemoveSourceBranch: gl.Ptr(mr.RemoveSourceBranch),
 	}
+	description, _ := mr.description("", false)
+	opt.Description = gl.Ptr(description)
 	if len(mr.Labels) > 0 {
 		opt.Labels = (*gl.LabelOptions)(&mr.Labels)
 	}
@@ -143,18 +158,20 @@ func (c *Client) create(ctx context.Context, mr MergeRequest) (*MR, error) {
 	return out, nil
 }
 
-func (c *Client) update(ctx context.Context, mr MergeRequest, iid int64) (*MR, error) {
+// update sets mr on open; its description is merged with open's when mr
+// lists changes.
+func (c *Client) update(ctx context.Context, mr MergeRequest, open *gl.BasicMergeRequest) (*MR, error) {
 	opt := &gl.UpdateMergeRequestOptions{
 		Title:              gl.Ptr(mr.Title),
 		RemoveSourceBranch: gl.Ptr(mr.RemoveSourceBranch),
 	}
-	if !mr.KeepDescription {
-		opt.Description = gl.Ptr(mr.Description)
+	if description, changed := mr.description(open.Description, true); changed {
+		opt.Description = gl.Ptr(description)
 	}
 	if len(mr.Labels) > 0 {
 		opt.AddLabels = (*gl.LabelOptions)(&mr.Labels)
 	}
-	m, _, err := c.api.MergeRequests.UpdateMergeRequest(mr.Project, iid, opt, gl.WithContext(ctx))
+	m, _, err := c.api.MergeRequests.UpdateMergeRequest(mr.Project, open.IID, opt, gl.WithContext(ctx))
 	if err != nil {
 		return nil, err
 	}
