@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -30,6 +32,10 @@ type customRule struct {
 	// rendered object of the kinds; otherwise once per image.
 	perObject bool
 	program   cel.Program
+	// file and line locate the expression, so a message about the rule
+	// itself says where to fix it.
+	file string
+	line int
 }
 
 var celEnv = sync.OnceValues(func() (*cel.Env, error) {
@@ -93,42 +99,100 @@ func (p *Policy) checkCustom(in Input) []Finding {
 		}
 		image := imageFacts(in.Image)
 		if !c.perObject {
-			if f, broken := c.eval(map[string]any{}, image); broken {
-				f.Object = in.Image.Ref
-				out = append(out, f)
+			switch v, msg := c.eval(map[string]any{}, image); v {
+			case absent:
+				out = append(out, Finding{Rule: c.ID, Object: in.Image.Ref, Message: c.cannotCheck(msg)})
+			case broken:
+				out = append(out, Finding{Rule: c.ID, Object: in.Image.Ref, Message: msg})
 			}
 			continue
 		}
-		for _, o := range in.Objects {
-			kind := kindOf(o.Object)
-			if isTestHook(o.Object) || len(c.kinds) > 0 && !slices.Contains(c.kinds, kind) {
-				continue
-			}
-			if f, broken := c.eval(o.Object, image); broken {
-				f.Object, f.File = kind+"/"+str(o.Object, "metadata", "name"), o.Template
-				out = append(out, f)
-			}
-		}
+		out = append(out, c.checkObjects(in, image)...)
 	}
 	return out
 }
 
-// eval runs the rule. An evaluation error (a missing key, the cost limit)
-// is a finding that says so: the rule could not confirm what it demands.
-func (c *customRule) eval(object, image map[string]any) (Finding, bool) {
-	f := Finding{Rule: c.ID}
+// checkObjects runs an object rule on every rendered object of its kinds.
+//
+// A rule that names no kinds is written for the objects that have what it
+// reads: where a key it reads is missing (a ConfigMap has no
+// spec.template), it does not apply. If it applies to no object at all, an
+// info finding says so, because that is as likely a mistake in the rule as
+// a chart without such objects. A rule that names its kinds is meant for
+// every object of them, so a missing key there is a finding: the object
+// cannot show that the rule holds.
+func (c *customRule) checkObjects(in Input, image map[string]any) []Finding {
+	var out []Finding
+	checked, missing := 0, ""
+	for _, o := range in.Objects {
+		kind := kindOf(o.Object)
+		if isTestHook(o.Object) || len(c.kinds) > 0 && !slices.Contains(c.kinds, kind) {
+			continue
+		}
+		v, msg := c.eval(o.Object, image)
+		switch {
+		case v == absent && len(c.kinds) == 0:
+			missing = cmp.Or(missing, msg)
+			continue
+		case v == absent:
+			msg = c.cannotCheck(msg)
+		}
+		checked++
+		if v != holds {
+			out = append(out, Finding{Rule: c.ID, Object: kind + "/" + str(o.Object, "metadata", "name"), File: o.Template, Message: msg})
+		}
+	}
+	if checked == 0 && missing != "" {
+		out = append(out, Finding{Rule: c.ID, Severity: Info, Object: chartName(in.Chart), File: c.file, Line: c.line,
+			Message: "not checked: no rendered object has what the expression reads (" + missing +
+				"); if the expression is right, name the kinds it is for under match.kinds"})
+	}
+	return out
+}
+
+// verdict is the outcome of evaluating a rule once.
+type verdict int
+
+const (
+	holds  verdict = iota
+	broken         // false, an evaluation error or the cost limit
+	absent         // a key the expression reads is missing
+)
+
+// eval runs the rule and returns the finding's message when it does not
+// hold; for absent, the message is CEL's, like "no such key: spec", and
+// the caller decides whether that is a finding. An evaluation error is a
+// finding that says where the expression is: the rule could not confirm
+// what it demands.
+func (c *customRule) eval(object, image map[string]any) (verdict, string) {
 	val, _, err := c.program.Eval(map[string]any{"object": object, "image": image})
 	switch {
+	case err != nil && isMissingKey(err):
+		return absent, err.Error()
 	case err != nil:
-		f.Message = c.message + " (the expression failed: " + err.Error() + ")"
+		return broken, c.message + " (the expression at " + c.where() + " failed: " + err.Error() + ")"
 	case val == types.True:
-		return f, false
+		return holds, ""
 	case val == types.False:
-		f.Message = c.message
+		return broken, c.message
 	default:
-		f.Message = fmt.Sprintf("%s (the expression gave %v, not true or false)", c.message, val)
+		return broken, fmt.Sprintf("%s (the expression at %s gave %v, not true or false)", c.message, c.where(), val)
 	}
-	return f, true
+}
+
+func (c *customRule) where() string { return c.file + ":" + strconv.Itoa(c.line) }
+
+// cannotCheck is the message for an object or image that lacks a key the
+// expression reads.
+func (c *customRule) cannotCheck(missing string) string {
+	return c.message + " (cannot be checked: " + missing + ", which the expression at " + c.where() + " reads)"
+}
+
+// isMissingKey reports whether an evaluation failed because a map has no
+// such key. cel-go exports no type for it, only the message; a test pins
+// the message so an upgrade that rewords it fails there.
+func isMissingKey(err error) bool {
+	return strings.HasPrefix(err.Error(), "no such key: ")
 }
 
 // imageFacts is what a custom rule sees as image; empty when there is none.

@@ -52,12 +52,18 @@ func TestCustomRules(t *testing.T) {
     message: not a Java app running as 10001
     expr: image.entrypoint[0] == "java" && image.user == "10001" && image.signed`,
 			nil, "", ""},
-		{"runtime error is a finding", `
+		{"missing key on a kind the rule names is a finding", `
   - id: replicas-set
     message: replicas is not three
     match: {kinds: [Deployment]}
     expr: object.spec.replicaz == 3`,
-			nil, "replicas is not three (the expression failed: no such key: replicaz)", "Deployment/api"},
+			nil, "replicas is not three (cannot be checked: no such key: replicaz, which the expression at policy.yaml:5 reads)", "Deployment/api"},
+		{"error in the expression says where it is", `
+  - id: replicas-set
+    message: replicas is not three
+    match: {kinds: [Deployment]}
+    expr: object.spec.replicas >= "three"`,
+			nil, "replicas is not three (the expression at policy.yaml:5 failed: no such overload", "Deployment/api"},
 		{"cost limit", `
   - id: expensive
     message: too slow
@@ -75,7 +81,7 @@ func TestCustomRules(t *testing.T) {
     message: not a bool
     match: {kinds: [Deployment]}
     expr: object.spec.replicas`,
-			nil, "not a bool (the expression gave 2, not true or false)", "Deployment/api"},
+			nil, "not a bool (the expression at policy.yaml:5 gave 2, not true or false)", "Deployment/api"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustParse(t, "custom:"+tc.rule+"\n")
@@ -103,6 +109,92 @@ func TestCustomRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A rule that names no kinds applies to the objects that have what it
+// reads; one that names its kinds is strict about them.
+func TestCustomRuleMissingKeys(t *testing.T) {
+	const noKinds = `
+custom:
+  - id: no-debug-port
+    message: the debug port is open
+    expr: "!object.spec.template.spec.containers.exists(c, has(c.ports) && c.ports.exists(p, p.containerPort == 5005))"
+`
+	const deploymentsOnly = `
+custom:
+  - id: no-debug-port
+    message: the debug port is open
+    match: {kinds: [Deployment]}
+    expr: "!object.spec.template.spec.containers.exists(c, has(c.ports) && c.ports.exists(p, p.containerPort == 5005))"
+`
+	configMap := Object{Object: map[string]any{"kind": "ConfigMap", "metadata": map[string]any{"name": "api"},
+		"data": map[string]any{"LOG_LEVEL": "info"}}, Template: "api/templates/configmap.yaml"}
+	service := Object{Object: map[string]any{"kind": "Service", "metadata": map[string]any{"name": "api"},
+		"spec": map[string]any{"ports": []any{map[string]any{"port": 8080}}}}, Template: "api/templates/service.yaml"}
+	deployment := func(ports ...any) Object {
+		c := map[string]any{"name": "api", "image": "api:1"}
+		if ports != nil {
+			c["ports"] = ports
+		}
+		return Object{Object: map[string]any{"kind": "Deployment", "metadata": map[string]any{"name": "api"},
+			"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{c}}}}},
+			Template: "api/templates/deployment.yaml"}
+	}
+	templateless := Object{Object: map[string]any{"kind": "Deployment", "metadata": map[string]any{"name": "api"},
+		"spec": map[string]any{"replicas": 2}}, Template: "api/templates/deployment.yaml"}
+
+	for _, tc := range []struct {
+		name, policy string
+		objects      []Object
+		want         []string // rule|severity|object|file:line|message
+	}{
+		{"no kinds: holds on the Deployment, skips the others", noKinds,
+			[]Object{configMap, service, deployment(map[string]any{"containerPort": 8080})}, nil},
+		{"no kinds: broken on the Deployment", noKinds,
+			[]Object{configMap, service, deployment(map[string]any{"containerPort": 5005})},
+			[]string{"no-debug-port|error|Deployment/api|api/templates/deployment.yaml:0|the debug port is open"}},
+		{"no kinds: no object has the keys", noKinds,
+			[]Object{configMap, service},
+			[]string{"no-debug-port|info|chart api 1.4.2|policy.yaml:5|not checked: no rendered object has what the expression reads (no such key: spec); " +
+				"if the expression is right, name the kinds it is for under match.kinds"}},
+		{"kinds: the others are not looked at", deploymentsOnly,
+			[]Object{configMap, service, deployment()}, nil},
+		{"kinds: a Deployment without a pod template", deploymentsOnly,
+			[]Object{configMap, service, templateless},
+			[]string{"no-debug-port|error|Deployment/api|api/templates/deployment.yaml:0|" +
+				"the debug port is open (cannot be checked: no such key: template, which the expression at policy.yaml:6 reads)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustParse(t, tc.policy)
+			cfg, in := passing(t)
+			in.Objects = tc.objects
+			var got []string
+			for _, f := range p.Check(cfg, in, now) {
+				if f.Category == CategoryCustom {
+					got = append(got, fmt.Sprintf("%s|%s|%s|%s:%d|%s", f.Rule, f.Severity, f.Object, f.File, f.Line, f.Message))
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("findings\n got: %q\nwant: %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// cel-go says a key is missing only in words; isMissingKey depends on them.
+func TestMissingKeyIsRecognised(t *testing.T) {
+	c := &customRule{}
+	if issue := compileRule(c, "object.spec.replicas >= 2"); issue != nil {
+		t.Fatal(issue.message)
+	}
+	_, _, err := c.program.Eval(map[string]any{"object": map[string]any{"kind": "ConfigMap"}, "image": map[string]any{}})
+	if err == nil || !isMissingKey(err) {
+		t.Errorf("isMissingKey(%v) = false, want true", err)
+	}
+	_, _, err = c.program.Eval(map[string]any{"object": map[string]any{"spec": map[string]any{"replicas": "two"}}, "image": map[string]any{}})
+	if err == nil || isMissingKey(err) {
+		t.Errorf("isMissingKey(%v) = true, want false for a type error", err)
 	}
 }
 

@@ -16,10 +16,7 @@ import (
 // must be official.
 func checkChart(cfg Config, in Input) []Finding {
 	c := in.Chart
-	object := "chart " + c.Name
-	if c.Version != "" {
-		object += " " + c.Version
-	}
+	object := chartName(c)
 	var out []Finding
 	add := func(rule string, severity Severity, format string, args ...any) {
 		out = append(out, Finding{Rule: rule, Object: object, Severity: severity, Message: fmt.Sprintf(format, args...)})
@@ -46,6 +43,15 @@ func checkChart(cfg Config, in Input) []Finding {
 		add(ruleChartRenders, "", "the chart does not render: %s", c.RenderError)
 	}
 	return out
+}
+
+// chartName names the chart in a finding: "chart api 1.4.2"; "the chart"
+// when the caller has no chart facts.
+func chartName(c *Chart) string {
+	if c == nil {
+		return "the chart"
+	}
+	return strings.TrimSpace("chart " + c.Name + " " + c.Version)
 }
 
 // sameRepo reports whether chart repository address repo is official, or

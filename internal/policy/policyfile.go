@@ -41,9 +41,13 @@ import (
 // A custom rule's expression sees object, the rendered object as a map,
 // and image: ref, registry, tag, digest, user, entrypoint, cmd, env (a map),
 // labels, annotations, signed and keyID. An expression that reads object
-// runs once per rendered object of match.kinds (all kinds when not given);
-// one that does not runs once per image. It must give true when the rule
-// holds; false, an evaluation error or the cost limit is a finding.
+// runs once per rendered object of match.kinds; one that does not runs once
+// per image. It must give true when the rule holds; false, an evaluation
+// error or the cost limit is a finding, and so is a key the expression
+// reads that an object of match.kinds lacks. Without match.kinds it runs on
+// every object that has the keys it reads (a ConfigMap has no
+// spec.template), and gives an info "not checked" finding when no object
+// has them. A message about the expression itself names its file:line.
 //
 // A waiver needs all four keys. It holds until 00:00 UTC on its expiry
 // date; after that the finding fails again and says the waiver expired.
@@ -526,6 +530,7 @@ func (d *fileDecoder) customRules(n *yaml.Node) error {
 		if err := d.compile(c, values["expr"], join(path, "expr")); err != nil {
 			return err
 		}
+		c.file, c.line = d.file, values["expr"].Line
 		if len(c.kinds) > 0 {
 			c.perObject = true
 		}
