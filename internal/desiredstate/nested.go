@@ -2,6 +2,7 @@ package desiredstate
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -238,7 +239,7 @@ func (d *nestedDoc) batch(a *appView, changes []change) (map[string][]byte, bool
 			if f == nil {
 				return nil, false
 			}
-			reps[l.file] = append(reps[l.file], replacement{l.s.start, l.s.end, yamlSyntax{}.render(l.s, f.p.src, c.value)})
+			reps[l.file] = append(reps[l.file], replacement{l.s.start, l.s.end, renderTyped(l.s, f.p.src, c.value, d.tagFor(c))})
 		}
 	}
 	if len(reps) == 0 {
@@ -285,11 +286,7 @@ func (d *nestedDoc) step(v *view, a *appView, c change) (string, []byte, bool, e
 		return l.file, out, did, err
 	default:
 		l = a.values[c.key]
-		// Image keys and environment variables are strings to the chart
-		// and to Kubernetes; other new keys are typed as helm --set does.
-		if k := d.opt.keys; k.IsImage(c.key) || (k.EnvPrefix != "" && strings.HasPrefix(c.key, k.EnvPrefix)) {
-			tag = "!!str"
-		}
+		tag = d.tagFor(c)
 		if l == nil {
 			if a.newValues == nil {
 				return "", nil, false, errorAt(a.app.Pos, "add it by hand", "app %q has no values to add %s to", a.app.Name, c.key)
@@ -312,10 +309,51 @@ func (d *nestedDoc) step(v *view, a *appView, c change) (string, []byte, bool, e
 		if l.s.start < 0 || l.s.shared {
 			return "", nil, false, errorAt(l.s.pos, "edit it by hand", "%s of app %q cannot be edited in place", changeName(c), a.app.Name)
 		}
-		return l.file, splice(f.src, l.s.start, l.s.end, yamlSyntax{}.render(l.s, f.p.src, c.value)), true, nil
+		return l.file, splice(f.src, l.s.start, l.s.end, renderTyped(l.s, f.p.src, c.value, tag)), true, nil
 	}
 	out, did, err := f.setPath(l.root, l.path, c.value, tag)
 	return l.file, out, did, err
+}
+
+// tagFor is the YAML type a value is written with. Kubernetes and Helm read
+// these files as YAML, so a value is typed by how it is written, not the
+// way helm --set types it: "1.10" written plain is stored as 1.1, "010" as
+// 8, and .inf is refused on apply. So what the user gave is written as a
+// string unless it is a plain integer (no leading zeros, optional minus)
+// or true/false; image keys, environment variables and the chart version
+// are always strings.
+func (d *nestedDoc) tagFor(c change) string {
+	k := d.opt.keys
+	if c.field != "" || k.IsImage(c.key) || (k.EnvPrefix != "" && strings.HasPrefix(c.key, k.EnvPrefix)) {
+		return "!!str"
+	}
+	return valueTag(c.value)
+}
+
+var plainIntRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+
+// valueTag types a values-file value by the rule in tagFor.
+func valueTag(v string) string {
+	switch {
+	case v == "true" || v == "false":
+		return "!!bool"
+	case plainIntRE.MatchString(v):
+		return "!!int"
+	}
+	return "!!str"
+}
+
+// renderTyped writes value in place of like: a quoted value stays a quoted
+// string (the file's author chose a string); a plain one takes tag's type,
+// quoted when plain would read as another type.
+func renderTyped(like *scalar, src []byte, value, tag string) string {
+	if like == nil || like.start < 0 {
+		return renderNew(value, tag, 0)
+	}
+	if q := src[like.start]; q == '"' || q == '\'' {
+		return yamlRender(q, "!!str", like.flow, value)
+	}
+	return yamlRender(0, tag, like.flow, value)
 }
 
 func changeName(c change) string {

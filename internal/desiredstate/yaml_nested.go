@@ -194,8 +194,7 @@ func splitKey(key string) ([]string, bool) {
 
 // setPath returns the file with the value at path under mapping root set to
 // value. A missing key is inserted with its missing parents; tag is the
-// YAML tag a new value must read back as ("" lets the value choose, as
-// helm --set does). changed is false when the value is already there.
+// YAML tag the value must read back as (see tagFor). changed is false when the value is already there.
 func (f *yamlFile) setPath(root *yaml.Node, path []string, value, tag string) ([]byte, bool, error) {
 	p := f.p
 	if root == nil {
@@ -226,7 +225,7 @@ func (f *yamlFile) setPath(root *yaml.Node, path []string, value, tag string) ([
 			return nil, false, err
 		}
 		if last {
-			return f.setScalar(e, v, viaAlias, strings.Join(path, "."), value)
+			return f.setScalar(e, v, viaAlias, strings.Join(path, "."), value, tag)
 		}
 		if viaAlias || p.aliased[v] {
 			return nil, false, errorAt(p.nodePos(e.key), "give it its own mapping instead of an anchor or alias",
@@ -244,7 +243,7 @@ func (f *yamlFile) setPath(root *yaml.Node, path []string, value, tag string) ([
 	return nil, false, errors.New("empty values path")
 }
 
-func (f *yamlFile) setScalar(e yamlEntry, v *yaml.Node, viaAlias bool, name, value string) ([]byte, bool, error) {
+func (f *yamlFile) setScalar(e yamlEntry, v *yaml.Node, viaAlias bool, name, value, tag string) ([]byte, bool, error) {
 	p := f.p
 	if v.Kind != yaml.ScalarNode {
 		return nil, false, errorAt(p.nodePos(e.key), "set the keys inside it instead", "%s is not a single value", name)
@@ -256,7 +255,7 @@ func (f *yamlFile) setScalar(e yamlEntry, v *yaml.Node, viaAlias bool, name, val
 	if viaAlias {
 		// Replace this use of the anchor, not the anchor itself.
 		off := p.offset(e.val)
-		return splice(f.src, off, off+1+len(e.val.Value), yamlSyntax{}.render(s, p.src, value)), true, nil
+		return splice(f.src, off, off+1+len(e.val.Value), renderTyped(s, p.src, value, tag)), true, nil
 	}
 	if p.aliased[v] {
 		return nil, false, errorAt(s.pos, "edit the anchor by hand or replace the alias with a value", "%s is an anchor other keys share", name)
@@ -264,7 +263,7 @@ func (f *yamlFile) setScalar(e yamlEntry, v *yaml.Node, viaAlias bool, name, val
 	if s.start < 0 {
 		return nil, false, errorAt(s.pos, "edit it by hand", "%s cannot be edited in place: %s", name, s.why)
 	}
-	return splice(f.src, s.start, s.end, yamlSyntax{}.render(s, p.src, value)), true, nil
+	return splice(f.src, s.start, s.end, renderTyped(s, p.src, value, tag)), true, nil
 }
 
 // insertPath adds path (missing from m) with value as new lines after m's
