@@ -47,7 +47,7 @@ type appView struct {
 	// with versionWhy when it cannot be set.
 	version    *loc
 	versionWhy string
-	versionErr error // why setting the version is refused, at its line
+	versionErr error           // why setting the version is refused, at its line
 	values     map[string]*loc // the location that wins for each values key
 	// newValues is where a values key the app does not have yet goes: a
 	// mapping and the path under it.
