@@ -21,7 +21,9 @@ import (
 //
 // Image automation marks values with setter comments such as
 // `tag: master-1a2b3c # {"$imagepolicy": "shop:blog:tag"}`; edits splice
-// only the value, so the marker stays on its line.
+// only the value, so the marker stays on its line. A digest is never
+// written under a tag automation owns unless the digest has its own
+// `...:digest` setter (see automatedTag).
 type fluxLayout struct{}
 
 func (fluxLayout) read(files map[string][]byte, o options) (*view, error) {

@@ -137,7 +137,58 @@ func (d *nestedDoc) SetImage(app string, img Image) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return d.edit(app, imageChanges(d.opt.keys, img, func(key string) bool { return a.values[key] != nil }))
+	changes := imageChanges(d.opt.keys, img, func(key string) bool { return a.values[key] != nil })
+	if d.automatedTag(a) {
+		// See imagePolicyMarker: no digest under an automated tag.
+		kept := changes[:0]
+		for _, c := range changes {
+			if c.key == d.opt.keys.ImageDigest {
+				if a.values[c.key] == nil {
+					continue
+				}
+				c.value = ""
+			}
+			kept = append(kept, c)
+		}
+		changes = kept
+	}
+	return d.edit(app, changes)
+}
+
+// imagePolicyRE is a Flux image-automation setter comment.
+var imagePolicyRE = regexp.MustCompile(`#\s*\{\s*"\$imagepolicy"\s*:\s*"([^"]*)"\s*\}`)
+
+// imagePolicyMarker is the policy reference of the setter comment on the
+// line of l's value ("ns:policy:tag"), or "".
+func (d *nestedDoc) imagePolicyMarker(l *loc) string {
+	if l == nil || l.s == nil || l.s.start < 0 {
+		return ""
+	}
+	src := d.files[l.file]
+	if l.s.end > len(src) {
+		return ""
+	}
+	m := imagePolicyRE.FindSubmatch(src[l.s.end:lineEnd(src, l.s.end)])
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
+}
+
+// automatedTag reports whether Flux image automation owns the app's tag
+// while nothing keeps a digest in step with it. Automation rewrites a
+// tag marked with an $imagepolicy setter whenever the policy moves; a
+// digest written next to it would then pin the old image under the new
+// tag. So under such a tag no digest is written and a digest already there
+// is blanked, unless the digest carries its own "...:digest" setter, which
+// Flux's digest reflection keeps in step.
+func (d *nestedDoc) automatedTag(a *appView) bool {
+	k := d.opt.keys
+	tag := d.imagePolicyMarker(a.values[k.ImageTag])
+	if tag == "" || strings.HasSuffix(tag, ":digest") {
+		return false
+	}
+	return !strings.HasSuffix(d.imagePolicyMarker(a.values[k.ImageDigest]), ":digest")
 }
 
 func (d *nestedDoc) SetValues(app string, values map[string]string) (bool, error) {

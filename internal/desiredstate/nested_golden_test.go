@@ -27,7 +27,8 @@ var nestedCases = []nestedCase{
 	// Flux: the setter comments stay on the line of the value they mark.
 	{"flux-tag-keeps-setter", fluxData + "/prod", nil, "blog-service",
 		setImage("blog-service", Image{Repository: "docker.io/hostedshop/blog-service", Tag: "master-8c3d2e1"})},
-	{"flux-tag-and-new-digest", fluxData + "/prod", nil, "blog-service",
+	// Automation owns the tag, so no digest goes under it (automatedTag).
+	{"flux-automated-tag-no-digest", fluxData + "/prod", nil, "blog-service",
 		setImage("blog-service", Image{Repository: "docker.io/hostedshop/blog-service", Tag: "master-8c3d2e1", Digest: digestA})},
 	{"flux-chart-version-keeps-comment", fluxData + "/prod", nil, "blog-service", setVersion("blog-service", "1.5.0")},
 	{"flux-flow-image", fluxData + "/prod", nil, "news-service",

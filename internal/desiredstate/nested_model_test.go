@@ -61,9 +61,9 @@ func TestFluxEdgeCases(t *testing.T) {
 	}{
 		{"empty values", hrHead + "      version: 1.0.0\n  values:\n", setImage("api", Image{Tag: "1.10"}),
 			"  values:\n    image:\n      tag: \"1.10\"\n", ""},
-		{"crlf", strings.ReplaceAll("---\n"+hrHead+"  values:\n    image:\n      tag: a # {\"$imagepolicy\": \"ns:api:tag\"}\n", "\n", "\r\n"),
+		{"crlf", strings.ReplaceAll("---\n"+hrHead+"  values:\n    image:\n      tag: a # pinned by hand\n", "\n", "\r\n"),
 			setImage("api", Image{Tag: "b", Digest: digestA}),
-			"      tag: b # {\"$imagepolicy\": \"ns:api:tag\"}\r\n      digest: " + digestA + "\r\n", ""},
+			"      tag: b # pinned by hand\r\n      digest: " + digestA + "\r\n", ""},
 		{"aliased values", "common: &c {image: {tag: a}}\n---\n" + hrHead + "  values: &v\n    image:\n      tag: a\n  other: *v\n",
 			setImage("api", Image{Tag: "b"}), "", "anchor"},
 		{"not a mapping", hrHead + "  values:\n    image: repo:a\n", setImage("api", Image{Tag: "b"}), "", "image is not a mapping"},
