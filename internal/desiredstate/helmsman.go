@@ -2,6 +2,7 @@ package desiredstate
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -156,9 +157,55 @@ func mapValues(m *rawMap) map[string]string {
 		return out
 	}
 	for k, s := range m.entries {
-		out[k] = s.value
+		out[k] = unescapeDollars(s.value)
 	}
 	return out
+}
+
+// Helmsman expands $NAME and ${NAME} in a desired-state file as
+// environment variables, and refuses the whole file when one is not set.
+// Its documentation (docs/how_to/apps/environment_vars.md, "Escaping the $
+// sign") says to write $$ to pass a $ as is; Helmsman replaces $$ before
+// expanding. So values keys are escaped that way when written and read
+// back unescaped, and App values are what the chart receives. A reference
+// stays a reference: a value that is exactly $NAME, and ${NAME} anywhere in
+// a value, are written as they are (the way Helmsman files pass secrets);
+// every other $ is doubled.
+func escapeDollars(v string) string {
+	if !strings.Contains(v, "$") || envRefRE.MatchString(v) {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '$' {
+			if m := bracedRefRE.FindString(v[i:]); m != "" {
+				b.WriteString(m)
+				i += len(m) - 1
+				continue
+			}
+			b.WriteByte('$')
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
+}
+
+func unescapeDollars(v string) string { return strings.ReplaceAll(v, "$$", "$") }
+
+var (
+	envRefRE    = regexp.MustCompile(`^(\$[A-Za-z_][A-Za-z0-9_]*|\$\{[A-Za-z_][A-Za-z0-9_-]*\})$`)
+	bracedRefRE = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_-]*\}`)
+)
+
+// escapedChanges escapes the values of values-key changes (see
+// escapeDollars); edits and their checks then work on the file's text.
+func escapedChanges(changes []change) []change {
+	for i, c := range changes {
+		if c.key != "" && !c.unset {
+			changes[i].value = escapeDollars(c.value)
+		}
+	}
+	return changes
 }
 
 // valueScalar finds a values key the way Helm resolves it: setString wins.
@@ -186,7 +233,7 @@ func (d *helmsmanDoc) SetImage(app string, img Image) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return d.edit(app, imageChanges(d.opt.keys, img, func(key string) bool { return valueScalar(raw, key) != nil }))
+	return d.edit(app, escapedChanges(imageChanges(d.opt.keys, img, func(key string) bool { return valueScalar(raw, key) != nil })))
 }
 
 func (d *helmsmanDoc) SetValues(app string, values map[string]string) (bool, error) {
@@ -194,7 +241,7 @@ func (d *helmsmanDoc) SetValues(app string, values map[string]string) (bool, err
 	if err != nil {
 		return false, err
 	}
-	return d.edit(app, changes)
+	return d.edit(app, escapedChanges(changes))
 }
 
 func (d *helmsmanDoc) UnsetValues(app string, keys ...string) (bool, error) {
