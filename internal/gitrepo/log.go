@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stepper-cd/stepper/internal/exit"
 )
 
 // Commit is one commit of the branch's history.
@@ -28,7 +30,7 @@ func (r *Repo) Log(ctx context.Context, path string, n int) ([]Commit, error) {
 	}
 	deepen := max(64, 4*n)
 	for {
-		commits, err := r.log(ctx, path, n+1)
+		commits, err := r.log(ctx, "HEAD", path, n+1)
 		if err != nil {
 			return nil, err
 		}
@@ -60,9 +62,13 @@ const (
 	recordSep = "\x1e"
 )
 
-func (r *Repo) log(ctx context.Context, path string, n int) ([]Commit, error) {
-	args := []string{"log", "-n", strconv.Itoa(n), "--no-color",
-		"--format=%H" + fieldSep + "%s" + fieldSep + "%ct" + fieldSep + "%(trailers:only,unfold)" + recordSep, "HEAD", "--"}
+func (r *Repo) log(ctx context.Context, rev, path string, n int) ([]Commit, error) {
+	args := []string{"log", "--no-color",
+		"--format=%H" + fieldSep + "%s" + fieldSep + "%ct" + fieldSep + "%(trailers:only,unfold)" + recordSep}
+	if n > 0 {
+		args = append(args, "-n", strconv.Itoa(n))
+	}
+	args = append(args, rev, "--")
 	if path != "" {
 		args = append(args, path)
 	}
@@ -104,4 +110,36 @@ func (r *Repo) shallowBoundary() (map[string]bool, error) {
 		set[sha] = true
 	}
 	return set, nil
+}
+
+// Pending returns the commits of the checkout's branch that base (another
+// branch of the remote) does not have, newest first: what a merge request
+// from this branch into base proposes. The checkout is shallow, so Pending
+// first fetches base and deepens both until they meet; it changes neither
+// the working tree nor the head.
+func (r *Repo) Pending(ctx context.Context, base string) ([]Commit, error) {
+	if !validBranch(base) || base == r.branch {
+		return nil, exit.Usagef("git %s: base branch %q: want a valid branch name other than %s", r.safeURL, base, r.branch)
+	}
+	ref := "refs/remotes/origin/" + base
+	if _, err := r.git(ctx, "", "fetch", "--quiet", "--no-tags", "--depth=64", "origin", "+refs/heads/"+base+":"+ref); err != nil {
+		return nil, r.remoteError("fetch "+base, err)
+	}
+	for deepen := 64; ; deepen *= 4 {
+		if _, err := r.git(ctx, "", "merge-base", "HEAD", ref); err == nil {
+			break
+		}
+		boundary, err := r.shallowBoundary()
+		if err != nil {
+			return nil, err
+		}
+		if len(boundary) == 0 { // whole history, and still no common commit
+			return nil, exit.Usagef("git %s: branches %s and %s share no history; a merge request between them cannot be made", r.safeURL, r.branch, base)
+		}
+		if _, err := r.git(ctx, "", "fetch", "--quiet", "--no-tags", "--deepen="+strconv.Itoa(deepen), "origin",
+			r.trackingRefspec(), "+refs/heads/"+base+":"+ref); err != nil {
+			return nil, r.remoteError("fetch", err)
+		}
+	}
+	return r.log(ctx, ref+"..HEAD", "", 0)
 }

@@ -3,7 +3,6 @@ package gitrepo
 import (
 	"context"
 	"fmt"
-	"github.com/stepper-cd/stepper/internal/retry"
 	"math/rand/v2"
 	"regexp"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/logging"
+	"github.com/stepper-cd/stepper/internal/retry"
 )
 
 // Message is a commit message: a subject line, an optional body and
