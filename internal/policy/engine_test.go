@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -148,6 +149,37 @@ spec:
 					t.Logf("%s: %s", f.Rule, f.Message)
 				}
 				t.Errorf("rules = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// A render without a workload names the chart and what it rendered, and
+// cuts a long list short.
+func TestWorkloadPresentSaysWhatRendered(t *testing.T) {
+	var configMaps []Object
+	for i := range 10 {
+		configMaps = append(configMaps, Object{Object: map[string]any{"kind": "ConfigMap", "metadata": map[string]any{"name": fmt.Sprint("c", i)}}})
+	}
+	for _, tc := range []struct {
+		name    string
+		chart   *Chart
+		objects []Object
+		object  string
+		message string
+	}{
+		{"ten ConfigMaps", &Chart{Name: "api", Version: "1.4.2"}, configMaps, "chart api 1.4.2",
+			"the chart renders only ConfigMap/c0, ConfigMap/c1, ConfigMap/c2, ConfigMap/c3, ConfigMap/c4, ConfigMap/c5, ConfigMap/c6, ConfigMap/c7 and 2 more: " +
+				"no Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod, so the container rules had no pod to check"},
+		{"manifests without chart facts", nil, configMaps[:1], "the chart",
+			"the chart renders only ConfigMap/c0: no Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod, so the container rules had no pod to check"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, _ := passing(t)
+			fs := (*Policy)(nil).Check(cfg, Input{App: "api", Chart: tc.chart, Objects: tc.objects}, now)
+			fs = slices.DeleteFunc(fs, func(f Finding) bool { return f.Category != CategoryManifest })
+			if len(fs) != 1 || fs[0].Rule != ruleWorkloadPresent || fs[0].Severity != Error || fs[0].Object != tc.object || fs[0].Message != tc.message {
+				t.Errorf("findings %+v\nwant %s on %q: %s", fs, ruleWorkloadPresent, tc.object, tc.message)
 			}
 		})
 	}

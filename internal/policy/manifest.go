@@ -23,7 +23,9 @@ import (
 // elsewhere, which the replicas rule reports. Objects that are Helm test
 // hooks (helm.sh/hook: test) run from CI, not on the platform, and are not
 // checked. PersistentVolumeClaims, StatefulSets and ConfigMaps are checked
-// as objects of their own.
+// as objects of their own. A render with none of these kinds is a finding
+// of its own (manifest-workload-present): otherwise every container rule
+// would pass without having looked at a container.
 
 // podTemplate says where each kind keeps its pod; the Pod is its own.
 var podTemplate = map[string][]string{
@@ -64,7 +66,7 @@ func checkManifests(cfg Config, in Input) []Finding {
 			pdbs = append(pdbs, o)
 		}
 	}
-	var out []Finding
+	out := workloadPresent(in.Chart, objects, len(in.Objects)-len(objects))
 	for _, o := range objects {
 		m := manifestCheck{cfg: cfg, obj: o, kind: kindOf(o.Object), name: str(o.Object, "metadata", "name")}
 		m.checkObject()
@@ -76,6 +78,32 @@ func checkManifests(cfg Config, in Input) []Finding {
 		out = append(out, m.findings...)
 	}
 	return out
+}
+
+// workloadPresent reports a render without a workload, naming what it
+// rendered instead (at most a few objects; the rest are counted). objects
+// are the rendered objects that are not test hooks.
+func workloadPresent(c *Chart, objects []Object, testHooks int) []Finding {
+	const shown = 8
+	var rendered []string
+	for _, o := range objects {
+		kind := kindOf(o.Object)
+		if _, ok := podTemplate[kind]; ok {
+			return nil
+		}
+		rendered = append(rendered, kind+"/"+str(o.Object, "metadata", "name"))
+	}
+	what := "nothing"
+	switch {
+	case len(rendered) > shown:
+		what = "only " + strings.Join(rendered[:shown], ", ") + fmt.Sprintf(" and %d more", len(rendered)-shown)
+	case len(rendered) > 0:
+		what = "only " + strings.Join(rendered, ", ")
+	case testHooks > 0:
+		what = "only Helm test hooks, which run from CI, not on the platform"
+	}
+	return []Finding{{Rule: ruleWorkloadPresent, Object: chartName(c),
+		Message: "the chart renders " + what + ": no Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod, so the container rules had no pod to check"}}
 }
 
 // manifestCheck checks one rendered object.

@@ -17,6 +17,7 @@ const (
 	ruleChartLatest       = "chart-latest-version"
 	ruleChartRenders      = "chart-renders"
 
+	ruleWorkloadPresent    = "manifest-workload-present"
 	ruleReplicas           = "manifest-replicas"
 	ruleZoneSpread         = "manifest-zone-spread"
 	ruleDisruptionBudget   = "manifest-disruption-budget"
@@ -89,6 +90,9 @@ var builtin = []Rule{
 		Fix:   "Run helm template with the same values and fix the error it prints"},
 
 	// 2. Application requirements and 3. health checks, in the rendered manifests
+	{ID: ruleWorkloadPresent, Category: CategoryManifest, Severity: Error,
+		Title: "The chart renders the app's workload (a Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod), so the container rules have pods to check",
+		Fix:   "Render the app's workload with the values the platform deploys with (is it switched off?); if the app really runs no pods, waive this rule for it with a reason"},
 	{ID: ruleReplicas, Category: CategoryManifest, Severity: Error,
 		Title: "Every workload runs at least two instances (replicas, or an autoscaler's minReplicas)",
 		Fix:   "Set replicas: 2 or more, or a HorizontalPodAutoscaler with minReplicas: 2 or more"},

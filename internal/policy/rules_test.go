@@ -105,6 +105,17 @@ var breaks = []breakCase{
 		in.Chart.RenderError = "template: api/templates/deployment.yaml:12: nil pointer"
 	}, "does not render: template: api/templates/deployment.yaml:12"},
 
+	{ruleWorkloadPresent, "workload switched off: a ConfigMap, a Service and a budget", func(t *testing.T, cfg *Config, in *Input) {
+		in.Objects = slices.DeleteFunc(in.Objects, func(o Object) bool {
+			_, workload := podTemplate[kindOf(o.Object)]
+			return workload
+		})
+	}, "the chart renders only PodDisruptionBudget/api, Service/api, ConfigMap/api: no Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod"},
+	{ruleWorkloadPresent, "nothing rendered", func(t *testing.T, cfg *Config, in *Input) { in.Objects = []Object{} },
+		"the chart renders nothing: no Deployment"},
+	{ruleWorkloadPresent, "only a test hook Pod", func(t *testing.T, cfg *Config, in *Input) {
+		in.Objects = slices.DeleteFunc(in.Objects, func(o Object) bool { return !isTestHook(o.Object) })
+	}, "the chart renders only Helm test hooks"},
 	{ruleReplicas, "one replica", func(t *testing.T, cfg *Config, in *Input) {
 		set(object(t, in, "Deployment"), 1, "spec", "replicas")
 	}, "replicas is 1; at least 2"},
