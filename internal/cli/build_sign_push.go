@@ -10,6 +10,7 @@ import (
 	"github.com/stepper-cd/stepper/internal/config"
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/registry"
+	"github.com/stepper-cd/stepper/internal/release"
 	"github.com/stepper-cd/stepper/internal/report"
 	"github.com/stepper-cd/stepper/internal/signing"
 	"github.com/stepper-cd/stepper/steps/buildsignpush"
@@ -56,7 +57,7 @@ Examples:
 }
 
 // Run runs the step.
-func (c *BuildSignPushCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config) error {
+func (c *BuildSignPushCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, clients *Clients) error {
 	job := buildsignpush.Job{
 		Options:     c.Options,
 		BuilderName: c.Builder,
@@ -80,7 +81,7 @@ func (c *BuildSignPushCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Con
 		if err != nil {
 			return exit.Mark(exit.Usage, fmt.Errorf("--from-result: %w", err))
 		}
-		if job.Built, err = buildsignpush.BuiltFromResult(c.FromResult, prev); err != nil {
+		if job.Built, err = release.DecodeBuilt("--from-result "+c.FromResult, prev); err != nil {
 			return err
 		}
 		rt.Result.App = prev.App
@@ -103,7 +104,7 @@ func (c *BuildSignPushCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Con
 		job.Tags = tags
 	}
 
-	client, err := registryClient(ctx, rt, cfg)
+	client, err := clients.Registry()
 	if err != nil {
 		return err
 	}
@@ -113,7 +114,7 @@ func (c *BuildSignPushCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Con
 	}
 	if c.Phase != buildsignpush.PhaseBuild {
 		// In a dry run too: a wrong password should fail the rehearsal.
-		key, opts, err := loadSigner(ctx, rt, cfg, client)
+		key, opts, err := clients.Signer()
 		if err != nil {
 			return err
 		}
@@ -121,7 +122,7 @@ func (c *BuildSignPushCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Con
 	}
 	out, err := step.Run(ctx, job)
 	if out != nil {
-		out.Record(rt.Result)
+		out.Built.Encode(rt.Result)
 	}
 	return err
 }

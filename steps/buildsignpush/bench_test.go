@@ -177,8 +177,8 @@ func BenchmarkRerunUnchanged(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if out.Ref != first.Ref {
-			b.Fatalf("re-run built %s, not the reproducible %s", out.Ref, first.Ref)
+		if out.Image != first.Image {
+			b.Fatalf("re-run built %s, not the reproducible %s", out.Image, first.Image)
 		}
 		sent += out.Pushed.BytesUploaded
 		push += out.Pushed.Duration

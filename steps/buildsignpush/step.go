@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"regexp"
@@ -20,7 +19,7 @@ import (
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/logging"
 	"github.com/stepper-cd/stepper/internal/registry"
-	"github.com/stepper-cd/stepper/internal/report"
+	"github.com/stepper-cd/stepper/internal/release"
 	"github.com/stepper-cd/stepper/internal/signing"
 )
 
@@ -74,36 +73,22 @@ type Job struct {
 	Version string
 	// DryRun builds and checks, and pushes, signs and tags nothing.
 	DryRun bool
-	// Built is what an earlier build phase made, for PhaseSign.
-	Built *Built
+	// Built is what an earlier build phase made, for PhaseSign: its result
+	// file read with release.DecodeBuilt.
+	Built *release.Built
 	// Mask hides the run's known secrets in what is recorded; nil keeps
 	// values as they are.
 	Mask func(string) string
 }
 
-// Built is an image pushed by digest and the facts provenance records about
-// it: what the build phase hands to the sign phase through the result file.
-type Built struct {
-	Ref        name.Digest
-	Tags       []string
-	Builder    string
-	BaseImage  string
-	BaseDigest string
-	NonRoot    bool
-	Parameters map[string]string
-	StartedOn  time.Time
-	FinishedOn time.Time
-}
-
-// Outcome is what a run did.
+// Outcome is what a run did: the release record later steps read
+// (release.Built, written with its Encode), and what the push uploaded.
 type Outcome struct {
-	Built
+	release.Built
 	// Pushed says what the push uploaded; nil when nothing was pushed.
-	Pushed      *registry.Pushed
-	Signature   string
-	Attestation string
-	// Tagged is true once the tags point at the digest.
-	Tagged bool
+	Pushed *registry.Pushed
+	// digest is Built.Image as go-containerregistry takes it.
+	digest name.Digest
 }
 
 // BuildType names what stepper's provenance describes, per SLSA v1.
@@ -126,11 +111,11 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 		}
 	}
 	if job.DryRun {
-		log.Info().Str(logging.Image, out.Ref.String()).Strs("tags", out.Tags).Msg("dry run: nothing pushed, signed or tagged")
+		log.Info().Str(logging.Image, out.Image.Pinned()).Strs("tags", out.Tags).Msg("dry run: nothing pushed, signed or tagged")
 		return out, nil
 	}
 	if job.Phase == PhaseBuild {
-		log.Info().Str(logging.Image, out.Ref.String()).Strs("tags", out.Tags).
+		log.Info().Str(logging.Image, out.Image.Pinned()).Strs("tags", out.Tags).
 			Msg("pushed by digest; the sign phase signs, attests and then applies the tags")
 		return out, nil
 	}
@@ -141,23 +126,23 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 	// they are written side by side; each confirms its own write.
 	var sigErr, attErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { out.Signature, sigErr = s.Signer.Sign(ctx, out.Ref) })
-	wg.Go(func() { out.Attestation, attErr = s.Signer.Attest(ctx, out.Ref, s.provenance(job, out.Built)) })
+	wg.Go(func() { out.Signature, sigErr = s.Signer.Sign(ctx, out.digest) })
+	wg.Go(func() { out.Attestation, attErr = s.Signer.Attest(ctx, out.digest, s.provenance(job, out.Built)) })
 	wg.Wait()
 	if sigErr != nil {
-		return out, fmt.Errorf("sign %s: %w", out.Ref, sigErr)
+		return out, fmt.Errorf("sign %s: %w", out.digest, sigErr)
 	}
-	log.Info().Str(logging.Digest, out.Ref.DigestStr()).Str("signature", out.Signature).Msg("signed the digest")
+	log.Info().Str(logging.Digest, out.Image.Digest).Str("signature", out.Signature).Msg("signed the digest")
 	if attErr != nil {
-		return out, fmt.Errorf("attest %s: %w", out.Ref, attErr)
+		return out, fmt.Errorf("attest %s: %w", out.digest, attErr)
 	}
-	log.Info().Str(logging.Digest, out.Ref.DigestStr()).Str("attestation", out.Attestation).Msg("attached signed SLSA provenance")
+	log.Info().Str(logging.Digest, out.Image.Digest).Str("attestation", out.Attestation).Msg("attached signed SLSA provenance")
 
-	if err := s.Registry.Tag(ctx, out.Ref, out.Tags, job.AllowRetag); err != nil {
-		return out, fmt.Errorf("tag %s: %w", out.Ref, err)
+	if err := s.Registry.Tag(ctx, out.digest, out.Tags, job.AllowRetag); err != nil {
+		return out, fmt.Errorf("tag %s: %w", out.digest, err)
 	}
 	out.Tagged = true
-	log.Info().Str(logging.Image, out.Ref.Context().Name()).Strs("tags", out.Tags).Msg("tagged")
+	log.Info().Str(logging.Image, out.Image.Repository).Strs("tags", out.Tags).Msg("tagged")
 	return out, nil
 }
 
@@ -165,7 +150,7 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 // move, and pushes it by digest.
 func (s *Step) build(ctx context.Context, job Job, out *Outcome) error {
 	log := logging.From(ctx)
-	out.StartedOn = s.now()
+	out.Started = s.now()
 	if job.Base == "" && job.BuilderName == "layers" && len(job.Approved) == 1 {
 		job.Base = job.Approved[0]
 	}
@@ -207,11 +192,9 @@ func (s *Step) build(ctx context.Context, job Job, out *Outcome) error {
 	if err != nil {
 		return exit.Usagef("image repository %q: %v", job.Repository, err)
 	}
-	out.Built = Built{
-		Ref: repo.Digest(digest.String()), Tags: job.Tags, Builder: res.Builder,
-		BaseImage: res.BaseName, BaseDigest: res.BaseDigest, NonRoot: res.NonRoot,
-		Parameters: redactParameters(res.Parameters, job.Mask), StartedOn: out.StartedOn,
-	}
+	out.setImage(repo.Digest(digest.String()), job.Tags)
+	out.Builder, out.BaseImage, out.BaseDigest = res.Builder, res.BaseName, res.BaseDigest
+	out.Parameters = redactParameters(res.Parameters, job.Mask)
 	log.Info().Str(logging.Digest, digest.String()).Str("builder", res.Builder).
 		Str("base", res.BaseName).Str("baseDigest", res.BaseDigest).Msg("built")
 	if !res.NonRoot {
@@ -221,7 +204,7 @@ func (s *Step) build(ctx context.Context, job Job, out *Outcome) error {
 		return err
 	}
 	if job.DryRun {
-		out.FinishedOn = s.now()
+		out.Finished = s.now()
 		return nil
 	}
 	pushed, err := s.Registry.Push(ctx, job.Repository, res.Image)
@@ -232,7 +215,7 @@ func (s *Step) build(ctx context.Context, job Job, out *Outcome) error {
 	if pushed.Ref.DigestStr() != digest.String() {
 		return exit.Infraf("push %s: the registry stored %s, not the built %s", job.Repository, pushed.Ref.DigestStr(), digest)
 	}
-	out.FinishedOn = s.now()
+	out.Finished = s.now()
 	return nil
 }
 
@@ -240,21 +223,29 @@ func (s *Step) build(ctx context.Context, job Job, out *Outcome) error {
 // registry has it, and reads what the build did not hand over from the
 // image's own annotations.
 func (s *Step) loadBuilt(ctx context.Context, job Job, out *Outcome) error {
+	var ref name.Digest
+	tags := job.Tags
 	if job.Built != nil {
 		out.Built = *job.Built
+		d, err := out.Image.NameDigest()
+		if err != nil {
+			return exit.Usagef("--from-result: image %s: %v", out.Image, err)
+		}
+		ref = d
+		if len(job.Options.Tags) == 0 && len(out.Tags) > 0 {
+			tags = out.Tags
+		}
 	} else {
-		ref, err := name.NewDigest(job.Digest)
+		d, err := name.NewDigest(job.Digest)
 		if err != nil {
 			return exit.Usagef("--digest %q: %v", job.Digest, err)
 		}
-		out.Built = Built{Ref: ref}
+		ref = d
 	}
-	if len(job.Options.Tags) > 0 || len(out.Tags) == 0 {
-		out.Tags = job.Tags
-	}
-	img, _, err := s.Registry.Image(ctx, out.Ref.String())
+	out.setImage(ref, tags)
+	img, _, err := s.Registry.Image(ctx, out.digest.String())
 	if err != nil {
-		return fmt.Errorf("image to sign %s: %w", out.Ref, err)
+		return fmt.Errorf("image to sign %s: %w", out.digest, err)
 	}
 	if out.BaseImage == "" || out.BaseDigest == "" {
 		if m, err := img.Manifest(); err == nil {
@@ -262,10 +253,10 @@ func (s *Step) loadBuilt(ctx context.Context, job Job, out *Outcome) error {
 			out.BaseDigest = m.Annotations[ocispec.AnnotationBaseImageDigest]
 		}
 	}
-	return s.Registry.CheckTags(ctx, out.Ref.Context().Name(), out.Ref.DigestStr(), out.Tags, job.AllowRetag)
+	return s.Registry.CheckTags(ctx, out.Image.Repository, out.Image.Digest, out.Tags, job.AllowRetag)
 }
 
-func (s *Step) provenance(job Job, b Built) signing.Provenance {
+func (s *Step) provenance(job Job, b release.Built) signing.Provenance {
 	params := maps.Clone(b.Parameters)
 	if params == nil {
 		params = map[string]string{}
@@ -273,7 +264,7 @@ func (s *Step) provenance(job Job, b Built) signing.Provenance {
 	if job.Version != "" {
 		params["stepper.version"] = job.Version
 	}
-	finished := b.FinishedOn
+	finished := b.Finished
 	if finished.IsZero() {
 		finished = s.now()
 	}
@@ -287,9 +278,21 @@ func (s *Step) provenance(job Job, b Built) signing.Provenance {
 		BaseImage:      b.BaseImage,
 		BaseDigest:     b.BaseDigest,
 		Parameters:     params,
-		StartedOn:      b.StartedOn,
+		StartedOn:      b.Started,
 		FinishedOn:     finished,
 		InvocationID:   orDefault(job.JobURL, job.PipelineURL),
+	}
+}
+
+// setImage names the image the run works on, pinned by digest, and the tags
+// it gets (the first is the reference's tag, as release.DecodeBuilt reads it
+// back).
+func (o *Outcome) setImage(d name.Digest, tags []string) {
+	o.digest = d
+	o.Tags = tags
+	o.Image = release.Ref{Repository: d.Context().Name(), Digest: d.DigestStr()}
+	if len(tags) > 0 {
+		o.Image.Tag = tags[0]
 	}
 }
 
@@ -298,84 +301,6 @@ func (s *Step) now() time.Time {
 		return s.Now().UTC()
 	}
 	return time.Now().UTC()
-}
-
-// Output names in the result file; the dotenv file has them as STEPPER_*
-// (image-ref becomes STEPPER_IMAGE_REF).
-const (
-	OutImageRef     = "image-ref"
-	OutTags         = "tags"
-	OutSignature    = "signature"
-	OutAttestation  = "attestation"
-	OutBuilder      = "builder"
-	OutBaseImage    = "base-image"
-	OutBaseDigest   = "base-digest"
-	OutBuildParams  = "build-parameters"
-	OutBuildStarted = "build-started"
-	OutBuildEnded   = "build-finished"
-	OutTagged       = "tagged"
-)
-
-// Record writes the outcome into a result: image and digest, and the
-// outputs later jobs read.
-func (o *Outcome) Record(r *report.Result) {
-	if o.Ref.DigestStr() == "" {
-		return
-	}
-	r.Image = o.Ref.Context().Name()
-	r.Digest = o.Ref.DigestStr()
-	if r.Outputs == nil {
-		r.Outputs = map[string]string{}
-	}
-	set := func(k, v string) {
-		if v != "" {
-			r.Outputs[k] = v
-		}
-	}
-	set(OutImageRef, o.Ref.String())
-	set(OutTags, strings.Join(o.Tags, ","))
-	set(OutSignature, o.Signature)
-	set(OutAttestation, o.Attestation)
-	set(OutBuilder, o.Builder)
-	set(OutBaseImage, o.BaseImage)
-	set(OutBaseDigest, o.BaseDigest)
-	if len(o.Parameters) > 0 {
-		b, _ := json.Marshal(o.Parameters)
-		set(OutBuildParams, string(b))
-	}
-	if !o.StartedOn.IsZero() {
-		set(OutBuildStarted, o.StartedOn.Format(time.RFC3339))
-	}
-	if !o.FinishedOn.IsZero() {
-		set(OutBuildEnded, o.FinishedOn.Format(time.RFC3339))
-	}
-	set(OutTagged, fmt.Sprint(o.Tagged))
-}
-
-// BuiltFromResult reads what a build phase recorded in its result file.
-func BuiltFromResult(path string, r *report.Result) (*Built, error) {
-	if r.Step != "build-sign-push" || r.Status != report.Succeeded {
-		return nil, exit.Usagef("--from-result %s: step %q ended %q; want a succeeded build-sign-push result", path, r.Step, r.Status)
-	}
-	ref, err := name.NewDigest(r.Outputs[OutImageRef])
-	if err != nil {
-		return nil, exit.Usagef("--from-result %s: outputs.%s %q is not an image digest reference: %v", path, OutImageRef, r.Outputs[OutImageRef], err)
-	}
-	b := &Built{
-		Ref: ref, Builder: r.Outputs[OutBuilder],
-		BaseImage: r.Outputs[OutBaseImage], BaseDigest: r.Outputs[OutBaseDigest],
-	}
-	if t := r.Outputs[OutTags]; t != "" {
-		b.Tags = strings.Split(t, ",")
-	}
-	if p := r.Outputs[OutBuildParams]; p != "" {
-		if err := json.Unmarshal([]byte(p), &b.Parameters); err != nil {
-			return nil, exit.Usagef("--from-result %s: outputs.%s is not a JSON object: %v", path, OutBuildParams, err)
-		}
-	}
-	b.StartedOn, _ = time.Parse(time.RFC3339, r.Outputs[OutBuildStarted])
-	b.FinishedOn, _ = time.Parse(time.RFC3339, r.Outputs[OutBuildEnded])
-	return b, nil
 }
 
 func keyValues(kvs []string) map[string]string {
