@@ -5,19 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/stepper-cd/stepper/internal/config"
-	"github.com/stepper-cd/stepper/internal/desiredstate"
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/helm"
 	"github.com/stepper-cd/stepper/internal/policy"
-	"github.com/stepper-cd/stepper/internal/registry"
+	"github.com/stepper-cd/stepper/internal/release"
 	"github.com/stepper-cd/stepper/internal/report"
 	"github.com/stepper-cd/stepper/internal/runtimecheck"
-	"github.com/stepper-cd/stepper/internal/signing"
 	"github.com/stepper-cd/stepper/steps/validate"
 )
 
@@ -54,8 +50,8 @@ Examples:
 }
 
 // Run runs the step.
-func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config) error {
-	targets, err := c.targets(ctx, rt, cfg)
+func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, clients *Clients) error {
+	targets, err := c.targets(ctx, rt, cfg, clients)
 	if err != nil {
 		return err
 	}
@@ -63,13 +59,13 @@ func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config) 
 	if err != nil {
 		return err
 	}
-	client, err := registryClient(ctx, rt, cfg)
+	images, err := clients.Registry()
 	if err != nil {
 		return err
 	}
 	step := &validate.Step{
-		Images:   client,
-		Charts:   helm.New(helm.Options{CacheDir: cacheDir("charts"), PlainHTTP: cfg.Registry.Insecure}),
+		Images:   images,
+		Charts:   clients.Helm(),
 		Policy:   pol,
 		Approved: cfg.BaseImages,
 		Config: policy.Config{
@@ -77,13 +73,12 @@ func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config) 
 			OfficialRepos:    cfg.Charts.Repositories,
 		},
 	}
-	if len(cfg.Signing.PublicKeys) > 0 {
-		v, err := publicKeyVerifier(ctx, cfg, client)
-		if err != nil {
-			return err
-		}
+	if v, err := clients.Verifier(); err != nil {
+		return err
+	} else if v != nil { // a nil *ApprovedKeys must stay a nil interface
 		step.Verifier = v
 	}
+	job := validate.Job{Targets: targets}
 	if c.Runtime {
 		engine, err := runtimecheck.Detect(nil, rt.Environ)
 		if err != nil {
@@ -92,9 +87,10 @@ func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config) 
 		step.Runtime = engine
 		// Registries on this machine speak plain HTTP; podman must be told.
 		host := cfg.Registry.Host
-		step.Insecure = cfg.Registry.Insecure || strings.HasPrefix(host, "127.0.0.1:") || strings.HasPrefix(host, "localhost:")
+		job.Insecure = cfg.Registry.Insecure || strings.HasPrefix(host, "127.0.0.1:") || strings.HasPrefix(host, "localhost:")
 	}
-	rep, runErr := step.Run(ctx, targets)
+	out, runErr := step.Run(ctx, job)
+	rep := out.Report
 	rt.Result.Details = rep
 	rt.JUnit = func(w io.Writer) error { return policy.WriteJUnit(w, rep, pol.Rules()) }
 	rt.Details = func(w io.Writer) error { return policy.WriteTable(w, rep, rt.Terminal) }
@@ -103,28 +99,23 @@ func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config) 
 			rt.Log.Error().Err(err).Str("file", c.CodeQuality).Msg("writing the Code Quality file failed")
 		}
 	}
-	if runErr != nil {
-		return runErr
-	}
-	if rep.Failed() {
-		return exit.Failedf("validate: %s", validate.Summary(rep))
-	}
-	return nil
+	return runErr
 }
 
 // targets are the apps to check: the desired state's (--env), or one made
 // of --image/--from-result and --chart.
-func (c *ValidateCmd) targets(ctx context.Context, rt *Runtime, cfg *config.Config) ([]validate.Target, error) {
+func (c *ValidateCmd) targets(ctx context.Context, rt *Runtime, cfg *config.Config, clients *Clients) ([]validate.Target, error) {
 	image := c.Image
 	if c.FromResult != "" {
 		prev, err := report.ReadJSON(c.FromResult)
 		if err != nil {
 			return nil, exit.Mark(exit.Usage, fmt.Errorf("--from-result: %w", err))
 		}
-		if prev.Outputs["image-ref"] == "" {
-			return nil, exit.Usagef("--from-result %s: no image-ref output; give a build-sign-push result", c.FromResult)
+		ref, err := release.ImageFromResult("--from-result "+c.FromResult, prev)
+		if err != nil {
+			return nil, err
 		}
-		image = prev.Outputs["image-ref"]
+		image = ref.String()
 	}
 	if c.Env == "" {
 		if c.App == "" {
@@ -151,12 +142,12 @@ func (c *ValidateCmd) targets(ctx context.Context, rt *Runtime, cfg *config.Conf
 		}
 		names = []string{c.App}
 	}
-	doc, dir, cleanup, err := loadState(ctx, cfg, env, c.State)
+	state, err := clients.Checkouts().Read(ctx, stateSpec(cfg, env), c.State)
 	if err != nil {
 		return nil, err
 	}
-	rt.cleanups = append(rt.cleanups, cleanup)
-	targets, err := validate.StateTargets(doc, env.Name, names, dir)
+	rt.cleanups = append(rt.cleanups, state.Close)
+	targets, err := validate.StateTargets(state.Doc, env.Name, names, state.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -177,53 +168,11 @@ func (c *ValidateCmd) policy(cfg *config.Config) (*policy.Policy, error) {
 	return policy.Load(path)
 }
 
-// publicKeyVerifier verifies with signing.publicKeys minus revokedKeys.
-func publicKeyVerifier(ctx context.Context, cfg *config.Config, client *registry.Client) (validate.Verifier, error) {
-	var keys []signing.PublicKey
-	for _, k := range cfg.Signing.PublicKeys {
-		pem, err := os.ReadFile(k.Path.Expand())
-		if err != nil {
-			return nil, exit.Usagef("signing.publicKeys[%s]: %v", k.ID, err)
-		}
-		pk, err := signing.LoadPublicKey(k.ID, pem)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, pk)
-	}
-	// Signatures are looked for in the platform's format only (sig-tag
-	// unless signing.format says bundle): the other format's lookups would
-	// double the requests, and signing uses the configured format anyway.
-	return &validate.KeyVerifier{Options: signing.VerifyOptions{Keys: keys, Revoked: cfg.Signing.RevokedKeys,
-		RemoteOptions: client.RemoteOptions(ctx), Formats: []signing.Format{signingFormat(cfg)}}}, nil
-}
-
-// valuesKeys maps the configuration's values section onto the desired-state
-// engine's keys.
-func valuesKeys(cfg *config.Config) desiredstate.Keys {
-	v := cfg.Values
-	return desiredstate.DefaultKeys().Merge(desiredstate.Keys{
-		ImageRepository: v.ImageRepository, ImageTag: v.ImageTag, ImageDigest: v.ImageDigest,
-		Replicas: v.Replicas, Memory: v.Memory, EnvPrefix: v.EnvPrefix,
-		Ports: v.Ports, SecretRefs: v.SecretRefs, DNS: v.DNS, PerEnvironment: v.PerEnvironment,
-	})
-}
-
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
 	}
 	return s
-}
-
-// cacheDir is a directory under the user's cache for downloads worth
-// keeping between runs, like charts; "" when there is none.
-func cacheDir(name string) string {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(base, "stepper", name)
 }
 
 // writeFileWith writes what fn writes to path, atomically.

@@ -56,13 +56,8 @@ type Step struct {
 	Config   policy.Config
 	// Approved are the approved base images as configured (baseImages).
 	Approved []string
-	// Jobs bounds how many apps are checked at once; 0 means 8.
-	Jobs int
 	// Now is the clock for waiver expiry; nil means time.Now.
 	Now func() time.Time
-
-	// Insecure lets the runtime check pull over plain HTTP.
-	Insecure bool
 
 	claimMu   sync.Mutex
 	claims    map[string][]policy.ApprovedBase
@@ -89,21 +84,39 @@ type Target struct {
 	HealthPort   int
 }
 
+// Job is one run: the apps to check and how.
+type Job struct {
+	Targets []Target
+	// Parallel bounds how many apps are checked at once; 0 means 32.
+	Parallel int
+	// Insecure lets the runtime check pull over plain HTTP.
+	Insecure bool
+}
+
+// Outcome is what a run found.
+type Outcome struct {
+	// Report holds the findings and the rules checked per app; it is set
+	// even when Run fails part way.
+	Report *policy.Report
+}
+
 // Run checks every target and returns the findings. Apps are checked side
 // by side. A system that cannot be reached is an error, never a pass: a
-// finding is only ever left out because its rule held.
-func (s *Step) Run(ctx context.Context, targets []Target) (*policy.Report, error) {
-	jobs := s.Jobs
-	if jobs <= 0 {
-		jobs = 32
+// finding is only ever left out because its rule held. An error-level
+// finding left after waivers fails the run (exit.Failed).
+func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
+	parallel := job.Parallel
+	if parallel <= 0 {
+		parallel = 32
 	}
 	rep := &policy.Report{Checked: map[string][]string{}}
+	out := &Outcome{Report: rep}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobs)
-	for _, t := range targets {
+	g.SetLimit(parallel)
+	for _, t := range job.Targets {
 		g.Go(func() error {
-			findings, checked, err := s.check(gctx, t)
+			findings, checked, err := s.check(gctx, t, job.Insecure)
 			if err != nil {
 				return fmt.Errorf("%s: %w", label(t), err)
 			}
@@ -115,12 +128,15 @@ func (s *Step) Run(ctx context.Context, targets []Target) (*policy.Report, error
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return rep, err
+		return out, err
 	}
 	slices.SortStableFunc(rep.Findings, func(a, b policy.Finding) int {
 		return strings.Compare(a.Env+"/"+a.App, b.Env+"/"+b.App)
 	})
-	return rep, nil
+	if rep.Failed() {
+		return out, exit.Failedf("validate: %s", Summary(rep))
+	}
+	return out, nil
 }
 
 func label(t Target) string {
@@ -134,7 +150,7 @@ func label(t Target) string {
 }
 
 // check gathers the facts of one target and hands them to the policy.
-func (s *Step) check(ctx context.Context, t Target) ([]policy.Finding, []string, error) {
+func (s *Step) check(ctx context.Context, t Target, insecure bool) ([]policy.Finding, []string, error) {
 	log := logging.From(ctx)
 	start := time.Now()
 	in := policy.Input{Env: t.Env, App: t.App, State: t.State}
@@ -159,7 +175,7 @@ func (s *Step) check(ctx context.Context, t Target) ([]policy.Finding, []string,
 		return nil, nil, err
 	}
 	if t.RuntimeCheck && in.Image != nil {
-		rr, err := s.runtime(ctx, t, digest)
+		rr, err := s.runtime(ctx, t, digest, insecure)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -265,11 +281,11 @@ func (s *Step) chart(ctx context.Context, t Target) (*policy.Chart, []policy.Obj
 }
 
 // runtime starts the image and reports what its checks saw.
-func (s *Step) runtime(ctx context.Context, t Target, digest name.Digest) ([]policy.RuntimeResult, error) {
+func (s *Step) runtime(ctx context.Context, t Target, digest name.Digest, insecure bool) ([]policy.RuntimeResult, error) {
 	if s.Runtime == nil {
 		return nil, exit.Usagef("--runtime needs podman or docker on this machine")
 	}
-	res, err := s.Runtime.Check(ctx, runtimecheck.Options{Image: digest.String(), HealthPath: s.Config.HealthPath, Port: t.HealthPort, Insecure: s.Insecure})
+	res, err := s.Runtime.Check(ctx, runtimecheck.Options{Image: digest.String(), HealthPath: s.Config.HealthPath, Port: t.HealthPort, Insecure: insecure})
 	if err != nil {
 		return nil, err
 	}

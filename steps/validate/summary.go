@@ -1,14 +1,10 @@
 package validate
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
-
 	"github.com/stepper-cd/stepper/internal/policy"
-	"github.com/stepper-cd/stepper/internal/signing"
 )
 
 // Summary counts a report's findings for the one-line outcome: "2 errors,
@@ -37,14 +33,4 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
-}
-
-// KeyVerifier verifies signatures with the approved public keys.
-type KeyVerifier struct {
-	Options signing.VerifyOptions
-}
-
-// Verify checks img's signature.
-func (k *KeyVerifier) Verify(ctx context.Context, img name.Digest) (*signing.Verified, error) {
-	return signing.Verify(ctx, img, k.Options)
 }
