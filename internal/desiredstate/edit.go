@@ -16,6 +16,10 @@ type change struct {
 	key   string // otherwise a values key
 	value string
 	unset bool // remove key instead of setting it
+	// raw says value is YAML text to write as it is (a whole new list);
+	// covers are the values keys it sets, checked one by one.
+	raw    bool
+	covers []change
 }
 
 // imageChanges are the values changes that set img: the repository when

@@ -196,6 +196,13 @@ func (d *nestedDoc) SetValues(app string, values map[string]string) (bool, error
 	if err != nil {
 		return false, err
 	}
+	a, err := d.appView(app)
+	if err != nil {
+		return false, err
+	}
+	if changes, err = d.listChanges(a, changes); err != nil {
+		return false, fmt.Errorf("set values of %s: %w", app, err)
+	}
 	return d.edit(app, changes)
 }
 
@@ -335,6 +342,18 @@ func (d *nestedDoc) step(v *view, a *appView, c change) (string, []byte, bool, e
 		f := v.files[l.file]
 		out, did, err := f.removePath(l.root, l.path)
 		return l.file, out, did, err
+	case c.raw:
+		// A whole new list: written once, then its keys read back.
+		done := true
+		for _, cc := range c.covers {
+			if l := a.values[cc.key]; l == nil || l.s == nil || l.s.value != cc.value {
+				done = false
+			}
+		}
+		if done {
+			return "", nil, false, nil
+		}
+		fallthrough
 	default:
 		l = a.values[c.key]
 		tag = d.tagFor(c)
@@ -375,6 +394,9 @@ func (d *nestedDoc) step(v *view, a *appView, c change) (string, []byte, bool, e
 // are always strings.
 func (d *nestedDoc) tagFor(c change) string {
 	k := d.opt.keys
+	if c.raw {
+		return rawTag
+	}
 	if c.field != "" || k.IsImage(c.key) || (k.EnvPrefix != "" && strings.HasPrefix(c.key, k.EnvPrefix)) {
 		return "!!str"
 	}
@@ -398,6 +420,9 @@ func valueTag(v string) string {
 // string (the file's author chose a string); a plain one takes tag's type,
 // quoted when plain would read as another type.
 func renderTyped(like *scalar, src []byte, value, tag string) string {
+	if tag == rawTag {
+		return value
+	}
 	if like == nil || like.start < 0 {
 		return renderNew(value, tag, 0)
 	}
@@ -417,7 +442,15 @@ func changeName(c change) string {
 func (d *nestedDoc) verify(v *view, app string, changes []change) error {
 	a := v.apps[app].app
 	values := a.Values()
+	var flat []change
 	for _, c := range changes {
+		if c.raw {
+			flat = append(flat, c.covers...)
+		} else {
+			flat = append(flat, c)
+		}
+	}
+	for _, c := range flat {
 		got, had := values[c.key]
 		switch {
 		case c.field == "version":
@@ -461,9 +494,14 @@ func untouched(a *appView, changes []change) App {
 		app.Set[k] = v
 	}
 	for _, c := range changes {
-		if c.field == "version" {
+		switch {
+		case c.field == "version":
 			app.ChartVersion = ""
-		} else {
+		case c.raw:
+			for _, cc := range c.covers {
+				delete(app.Set, cc.key)
+			}
+		default:
 			delete(app.Set, c.key)
 		}
 	}

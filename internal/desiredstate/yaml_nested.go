@@ -332,6 +332,9 @@ func nestedLines(indent, step string, path []string, value string) string {
 // typed the way it reads (helm --set infers types the same way), in the
 // given quote style when one is asked for and possible.
 func renderNew(value, tag string, quote byte) string {
+	if tag == rawTag {
+		return value
+	}
 	if tag == "" {
 		tag = (&yaml.Node{Kind: yaml.ScalarNode, Value: value}).ShortTag()
 	}
