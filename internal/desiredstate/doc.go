@@ -15,7 +15,10 @@
 //   - model.go, image.go, semver.go, keys.go: the app model, image and
 //     chart-version rules, and Keys, the mapping from the model onto a
 //     platform's Helm values keys.
-//   - document.go: the Document interface, Open, Load and options.
+//   - document.go: the Document interface, Open, Load and options: an
+//     explicit format (WithFormat, ParseFormat), and for helmfile a walk
+//     from a versions file up to the helmfile, bounded by WithRoot. A
+//     desired state with no apps is an error.
 //   - helmsman.go, edit.go: the Helmsman DSF document, shared by YAML and
 //     TOML; edit.go plans, applies and verifies edits.
 //   - tree.go: the neutral tree of apps and value spans a syntax produces.
@@ -34,6 +37,8 @@
 //     template references lead from a release into the versions file.
 //   - yaml.go, toml.go: where Helmsman keeps apps in each syntax, and how
 //     to insert and remove keys there.
+//   - lists.go: helm --set paths that index lists, written as YAML
+//     sequences in nested formats, and FlattenValues.
 //   - ops.go: copy a release between environments, diff them, revert one
 //     app's change, all on the Document interface alone.
 //   - write.go: atomic file replacement.
