@@ -1,0 +1,162 @@
+package land
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/stepper-cd/stepper/internal/ci"
+	"github.com/stepper-cd/stepper/internal/desiredstate"
+	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/gitrepo"
+)
+
+// Spec is where one environment's desired state lives and how to read it.
+type Spec struct {
+	Env string
+	// Repo and Branch are the desired-state repository and the branch the
+	// environment rolls from; Path is the file or directory in it.
+	Repo, Branch, Path string
+	// Format is the configured format word (helmsman, helmfile, flux); ""
+	// detects it from the files.
+	Format string
+	Keys   desiredstate.Keys
+}
+
+// Load reads the environment's document from a checkout rooted at root.
+// Every failure to read it is a usage error naming the file.
+func (s Spec) Load(root string) (desiredstate.Document, error) {
+	opts, err := formatOptions(s, root)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, desiredstate.WithKeys(s.Keys), desiredstate.WithEnvironment(s.Env))
+	doc, err := desiredstate.Load(filepath.Join(root, s.Path), opts...)
+	if err != nil {
+		return nil, exit.Mark(exit.Usage, fmt.Errorf("desired state of %s: %w", s.Env, err))
+	}
+	return doc, nil
+}
+
+// Checkouts opens desired-state checkouts. With a CacheDir, clones are kept
+// there between runs on one machine, so a landing fetches instead of
+// cloning; a clone in use by another run (a lock file says so) is left
+// alone and this run clones into a directory of its own.
+type Checkouts struct {
+	CacheDir string
+	// Environ is added to git's environment (credential helpers, SSH).
+	Environ []string
+	// Author and Email commit; defaults "stepper", "stepper@localhost".
+	Author, Email string
+}
+
+// Open returns a checkout of branch of url and a release that must be
+// called when the caller is done with it.
+func (c *Checkouts) Open(ctx context.Context, url, branch string) (*gitrepo.Repo, func(), error) {
+	dir, release := c.dir(url, branch)
+	repo, err := gitrepo.Open(ctx, url, branch, dir, gitrepo.Options{Author: c.Author, Email: c.Email, Environ: c.Environ})
+	if err != nil {
+		release()
+		return nil, func() {}, err
+	}
+	return repo, release, nil
+}
+
+// State is a loaded desired state: the document, the directory relative
+// values files and chart paths resolve against, and the commit it was read
+// at ("" for a local path).
+type State struct {
+	Doc    desiredstate.Document
+	Dir    string
+	Commit string
+	close  func()
+}
+
+// Close removes a clone made for the read.
+func (s *State) Close() {
+	if s != nil && s.close != nil {
+		s.close()
+	}
+}
+
+// Read loads an environment's desired state: from local, when it names a
+// checkout (a file or directory, as --state gives it), else from a fresh
+// shallow clone of the spec's repository.
+func (c *Checkouts) Read(ctx context.Context, s Spec, local string) (*State, error) {
+	if local != "" {
+		fi, err := os.Stat(local)
+		if err != nil {
+			return nil, exit.Usagef("--state %s: %v", local, err)
+		}
+		root, path := local, ""
+		if !fi.IsDir() {
+			root, path = filepath.Dir(local), filepath.Base(local)
+		} else if s.Path != "" {
+			// A checkout of the whole repository: the spec's path in it.
+			if _, err := os.Stat(filepath.Join(local, s.Path)); err == nil {
+				path = s.Path
+			}
+		}
+		s.Path = path
+		doc, err := s.Load(root)
+		if err != nil {
+			return nil, err
+		}
+		return &State{Doc: doc, Dir: stateDir(root, path)}, nil
+	}
+	if s.Repo == "" {
+		return nil, exit.Usagef("environment %s has no desiredState.repo: set it, or pass --state with a checkout", s.Env)
+	}
+	tmp, err := os.MkdirTemp("", "stepper-state-")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	repo, err := gitrepo.Open(ctx, s.Repo, s.Branch, filepath.Join(tmp, "repo"), gitrepo.Options{Environ: c.Environ})
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	doc, err := s.Load(repo.Dir())
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	return &State{Doc: doc, Dir: stateDir(repo.Dir(), s.Path), Commit: repo.Head(), close: cleanup}, nil
+}
+
+// stateDir is the directory of path under root: path itself when it is a
+// directory, else the one holding it.
+func stateDir(root, path string) string {
+	full := filepath.Join(root, path)
+	if fi, err := os.Stat(full); err == nil && !fi.IsDir() {
+		return filepath.Dir(full)
+	}
+	return full
+}
+
+func (c *Checkouts) dir(url, branch string) (string, func()) {
+	sum := sha256.Sum256([]byte(ci.StripCredentials(url) + "\x00" + branch))
+	key := hex.EncodeToString(sum[:8])
+	if c.CacheDir != "" {
+		dir := filepath.Join(c.CacheDir, key)
+		if err := os.MkdirAll(c.CacheDir, 0o700); err == nil {
+			if f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o600); err == nil {
+				if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+					return dir, func() { f.Close() }
+				}
+				f.Close()
+			}
+		}
+	}
+	tmp, err := os.MkdirTemp("", "stepper-git-")
+	if err != nil {
+		return filepath.Join(os.TempDir(), "stepper-git-"+key), func() {}
+	}
+	return filepath.Join(tmp, "repo"), func() { os.RemoveAll(tmp) }
+}
+
