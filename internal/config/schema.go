@@ -115,6 +115,9 @@ type SmokeTest struct {
 	B3Listen string `yaml:"b3Listen"`
 	// Soak is how long restarts must stay at zero, like 30s.
 	Soak string `yaml:"soak" check:"duration"`
+	// AllowRolloutOnly lets smoke-test sign evidence when only the rollout
+	// was checked (no URL, so none of the HTTP checks ran).
+	AllowRolloutOnly bool `yaml:"allowRolloutOnly"`
 }
 
 // BuilderName is the way build-sign-push makes an image.
