@@ -142,6 +142,11 @@ func Main(ctx context.Context, o IO) int {
 		fmt.Fprintf(o.Stderr, "stepper: internal error: %v\n", err)
 		return int(exit.Infra)
 	}
+	// Clients are built once, each only when a command asks for it.
+	if err := kctx.BindSingletonProvider(func(cfg *config.Config) (*Clients, error) { return newClients(ctx, rt, cfg), nil }); err != nil {
+		fmt.Fprintf(o.Stderr, "stepper: internal error: %v\n", err)
+		return int(exit.Infra)
+	}
 	if isVerb(kctx) {
 		// The audit record of who ran what, for which commit, from where.
 		log.Info().Str(logging.Step, rt.Result.Step).Str("ci", rt.CI.System).Str("commit", rt.CI.CommitSHA).

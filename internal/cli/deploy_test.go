@@ -73,8 +73,16 @@ func newDeployFixture(t *testing.T) *deployFixture {
 	f.gitlab.AddProject("vendor-x/helmsman")
 	tokenFile := filepath.Join(t.TempDir(), "gitlab-token")
 	os.WriteFile(tokenFile, []byte(f.gitlab.Token), 0o600)
+	f.gitlab.AddProject("vendor-x/helmfile")
+	// One chain per platform; a test selects its chain with STEPPER_CHAIN.
 	f.bspFixture = newBSPFixture(t, fmt.Sprintf(`
 gitlab: {url: %q, token: "file://%s"}
+chain: ehealth
+chains:
+  ehealth: [exttest, preprod]
+  shop: [staging]
+  gov: [notprod]
+  govmr: [dev]
 environments:
   - name: exttest
     desiredState: {repo: %q, branch: master, path: exttest.yaml, format: helmsman}
@@ -82,13 +90,17 @@ environments:
   - name: staging
     desiredState: {repo: %q, branch: master, path: staging/services.yaml, format: flux}
     land: {via: commit}
+    tagPrefix: stag-
   - name: notprod
     desiredState: {repo: %q, branch: master, path: ".", format: helmfile}
     land: {via: commit}
   - name: preprod
     desiredState: {repo: %q, branch: master, path: exttest.yaml, format: helmsman}
     land: {via: merge-request, sourceBranch: master, targetBranch: prod}
-`, f.gitlab.URL, tokenFile, repos["helmsman"].HTTPURL, repos["flux"].HTTPURL, repos["helmfile"].HTTPURL, repos["helmsman"].HTTPURL))
+  - name: dev
+    desiredState: {repo: %q, branch: master, path: ".", format: helmfile}
+    land: {via: merge-request, targetBranch: master}
+`, f.gitlab.URL, tokenFile, repos["helmsman"].HTTPURL, repos["flux"].HTTPURL, repos["helmfile"].HTTPURL, repos["helmsman"].HTTPURL, repos["helmfile"].HTTPURL))
 	args := f.args(t, "--tag", "2.7.0", "--allow-retag")
 	if r := runCLI(t, f.environ, args...); r.code != 0 {
 		t.Fatalf("build-sign-push: exit %d\n%s", r.code, r.stderr)
@@ -102,15 +114,15 @@ environments:
 // deploying it again is a no-op with no empty commit.
 func TestDeployGitOpsEveryFormat(t *testing.T) {
 	f := newDeployFixture(t)
-	for _, tc := range []struct{ env, app, repo, file string }{
-		{"exttest", "patient-api", "helmsman", "exttest.yaml"},
-		{"staging", "blog-service", "flux", "staging/services.yaml"},
-		{"notprod", "casework-api", "helmfile", "environments/notprod/casework-api.yaml"},
+	for _, tc := range []struct{ chain, env, app, repo, file string }{
+		{"ehealth", "exttest", "patient-api", "helmsman", "exttest.yaml"},
+		{"shop", "staging", "blog-service", "flux", "staging/services.yaml"},
+		{"gov", "notprod", "casework-api", "helmfile", "environments/notprod/casework-api.yaml"},
 	} {
 		t.Run(tc.repo, func(t *testing.T) {
 			repo := f.repos[tc.repo]
 			before, _ := repo.Rev("master")
-			env := append(f.environ, "HOME="+t.TempDir())
+			env := append(f.environ, "HOME="+t.TempDir(), "STEPPER_CHAIN="+tc.chain)
 			r := runCLI(t, env, "deploy", "-c", f.config, "--env", tc.env, "--app", tc.app, "--from-result", f.built)
 			if r.code != 0 {
 				t.Fatalf("exit %d\n%s", r.code, r.stderr)
@@ -186,30 +198,76 @@ func gitOut(t *testing.T, dir string, args ...string) string {
 	return string(out)
 }
 
-// Pre-production lands by a merge request from master into prod: the
-// commit goes to master and one merge request carries the diff, the digest,
-// the signature and the pipeline; a repeat updates it, never a second one.
-func TestDeployMergeRequest(t *testing.T) {
+// The government sample's route: a merge request into main with no source
+// branch. The release goes to a branch of its own and a merge request from
+// it; main, whose every commit triggers a release, is never written. A
+// repeat makes sure of the same merge request.
+func TestDeployMergeRequestFromABranchOfItsOwn(t *testing.T) {
 	f := newDeployFixture(t)
-	env := append(f.environ, "HOME="+t.TempDir())
+	env := append(f.environ, "HOME="+t.TempDir(), "STEPPER_CHAIN=govmr")
+	before, _ := f.repos["helmfile"].Rev("master")
 	for range 2 {
-		r := runCLI(t, env, "deploy", "-c", f.config, "--env", "preprod", "--app", "patient-api", "--from-result", f.built)
+		r := runCLI(t, env, "deploy", "-c", f.config, "--env", "dev", "--app", "casework-api", "--from-result", f.built, "-m", "fixes HOCS-77")
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s", r.code, r.stderr)
 		}
 	}
-	mrs := f.gitlab.MergeRequests("vendor-x/helmsman")
+	if after, _ := f.repos["helmfile"].Rev("master"); after != before {
+		t.Fatalf("the target branch moved: %s -> %s", before, after)
+	}
+	mrs := f.gitlab.MergeRequests("vendor-x/helmfile")
 	if len(mrs) != 1 {
 		t.Fatalf("%d merge requests, want 1", len(mrs))
 	}
 	mr := mrs[0]
-	if mr.SourceBranch != "master" || mr.TargetBranch != "prod" || mr.State != "opened" {
+	if !strings.HasPrefix(mr.SourceBranch, "stepper/dev/casework-api-") || mr.TargetBranch != "master" || mr.State != "opened" {
 		t.Errorf("merge request %s -> %s (%s)", mr.SourceBranch, mr.TargetBranch, mr.State)
 	}
-	for _, want := range []string{f.digest, "signature: verified", "/-/pipelines/7", "```diff"} {
+	for _, want := range []string{f.digest, "signature: verified", "/-/pipelines/7", "```diff", "fixes HOCS-77"} {
 		if !strings.Contains(mr.Description, want) {
 			t.Errorf("description lacks %q:\n%s", want, mr.Description)
 		}
+	}
+	if msg := gitOut(t, f.repos["helmfile"].Dir, "log", "-1", "--format=%B", mr.SourceBranch); !strings.Contains(msg, "fixes HOCS-77") {
+		t.Errorf("--message is not in the commit:\n%s", msg)
+	}
+}
+
+// A direct deploy goes only into the chain's first environment: preprod is
+// reached by promote, with evidence from the environment before.
+func TestDeploySkippingTheChainIsRefused(t *testing.T) {
+	f := newDeployFixture(t)
+	before, _ := f.repos["helmsman"].Rev("master")
+	r := runCLI(t, append(f.environ, "HOME="+t.TempDir()), "deploy", "-c", f.config, "--env", "preprod", "--app", "patient-api", "--from-result", f.built)
+	if r.code != 1 || !strings.Contains(r.stderr, "stepper promote --from exttest --to preprod") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if after, _ := f.repos["helmsman"].Rev("master"); after != before {
+		t.Error("a deploy that skipped the chain landed")
+	}
+	if len(f.gitlab.MergeRequests("vendor-x/helmsman")) != 0 {
+		t.Error("a merge request was opened")
+	}
+}
+
+// An environment with a tagPrefix (Flux image automation follows stag-*)
+// gets the image tagged PREFIX+TAG at the verified digest, and its desired
+// state names that tag.
+func TestDeployTagsWithTheEnvironmentsPrefix(t *testing.T) {
+	f := newDeployFixture(t)
+	env := append(f.environ, "HOME="+t.TempDir(), "STEPPER_CHAIN=shop")
+	r := runCLI(t, env, "deploy", "-c", f.config, "--env", "staging", "--app", "blog-service", "--from-result", f.built)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	ref := resultOf(t, []string{"--result", f.built}).Outputs["image-ref"]
+	repo, _, _ := strings.Cut(ref, "@")
+	if got := tagDigest(t, repo+":stag-2.7.0"); got != f.digest {
+		t.Errorf("stag-2.7.0 points at %q, want %s", got, f.digest)
+	}
+	content, _ := f.repos["flux"].ReadFile("master", "staging/services.yaml")
+	if !strings.Contains(content, "stag-2.7.0") {
+		t.Errorf("the HelmRelease does not name stag-2.7.0:\n%s", content)
 	}
 }
 

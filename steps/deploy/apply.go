@@ -12,7 +12,9 @@ import (
 	"github.com/stepper-cd/stepper/internal/desiredstate"
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/helm"
+	"github.com/stepper-cd/stepper/internal/land"
 	"github.com/stepper-cd/stepper/internal/logging"
+	"github.com/stepper-cd/stepper/internal/report"
 )
 
 // Releases installs and upgrades Helm releases: internal/helm.
@@ -22,25 +24,69 @@ type Releases interface {
 	Plan(ctx context.Context, cl helm.Cluster, o helm.UpgradeOptions) (*helm.ReleaseResult, error)
 }
 
-// Apply applies an environment's desired state to a cluster, the way the
-// platform's Jenkins job (and Helmsman) does: every enabled app upgraded or
-// installed, in priority order, apps of one priority side by side.
-type Apply struct {
-	Helm    Releases
-	Cluster helm.Cluster
-	Waiter  helm.Waiter
-	// Owner names who applies (job URL or user); it is recorded on the
-	// release so a stale lock can be recognised as ours.
-	Owner             string
-	Timeout           time.Duration
-	RollbackOnFailure bool
-	// IncludeProtected also upgrades releases the state marks protected.
-	IncludeProtected bool
+// StateReader reads an environment's desired state: internal/land.
+type StateReader interface {
+	Read(ctx context.Context, s land.Spec, local string) (*land.State, error)
 }
 
-// Run applies doc's apps (only the one named, when only is set). stateDir
+// apply applies an environment's desired state to a cluster, the way the
+// platform's Jenkins job (and Helmsman) does: every enabled app upgraded or
+// installed, in priority order, apps of one priority side by side.
+func (s *Step) apply(ctx context.Context, job Job) (*Outcome, error) {
+	st, err := s.Reader.Read(ctx, land.SpecOf(job.Config, job.Env), job.State)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	a := &applier{
+		helm: s.Helm, waiter: s.Waiter, cluster: helm.Cluster{Kubeconfig: job.Kubeconfig, Context: job.KubeContext},
+		owner: job.Owner, timeout: job.Timeout, rollbackOnFailure: job.RollbackOnFailure, includeProtected: job.IncludeProtected,
+	}
+	if !job.Wait {
+		a.waiter = nil
+	}
+	results, err := a.run(ctx, st.Doc, st.Dir, job.App, job.DryRun)
+	out := &Outcome{Applied: results, DryRun: job.DryRun}
+	if out.Applied == nil {
+		out.Applied = []*helm.ReleaseResult{}
+	}
+	for _, r := range results {
+		out.Checks = append(out.Checks, appliedCheck(r, job.DryRun))
+	}
+	return out, err
+}
+
+// appliedCheck is how a release ended: a release rolled back is deployed
+// again, but its upgrade failed.
+func appliedCheck(r *helm.ReleaseResult, dryRun bool) report.Check {
+	status := report.Succeeded
+	if (r.Status != "deployed" || r.Action == helm.ActionRolledBack) && !dryRun {
+		status = report.Failed
+	}
+	msg := r.Action
+	if r.RolledBackTo > 0 {
+		msg += fmt.Sprintf(", rolled back to revision %d", r.RolledBackTo)
+	}
+	return report.Check{Name: r.Namespace + "/" + r.Release, Status: status, Message: msg}
+}
+
+// applier applies one desired state.
+type applier struct {
+	helm    Releases
+	cluster helm.Cluster
+	waiter  helm.Waiter
+	// owner names who applies (job URL or user); it is recorded on the
+	// release so a stale lock can be recognised as ours.
+	owner             string
+	timeout           time.Duration
+	rollbackOnFailure bool
+	// includeProtected also upgrades releases the state marks protected.
+	includeProtected bool
+}
+
+// run applies doc's apps (only the one named, when only is set). stateDir
 // resolves relative values files and chart paths. With dryRun it plans.
-func (a *Apply) Run(ctx context.Context, doc desiredstate.Document, stateDir, only string, dryRun bool) ([]*helm.ReleaseResult, error) {
+func (a *applier) run(ctx context.Context, doc desiredstate.Document, stateDir, only string, dryRun bool) ([]*helm.ReleaseResult, error) {
 	apps, err := doc.Apps()
 	if err != nil {
 		return nil, exit.Mark(exit.Usage, err)
@@ -53,7 +99,7 @@ func (a *Apply) Run(ctx context.Context, doc desiredstate.Document, stateDir, on
 		if !app.Enabled {
 			continue
 		}
-		if app.Protected && !a.IncludeProtected {
+		if app.Protected && !a.includeProtected {
 			logging.From(ctx).Info().Str(logging.App, app.Name).Msg("protected release skipped (pass --include-protected to apply it)")
 			continue
 		}
@@ -83,7 +129,7 @@ func (a *Apply) Run(ctx context.Context, doc desiredstate.Document, stateDir, on
 
 // group applies apps of one priority side by side and reports every
 // failure, not just the first.
-func (a *Apply) group(ctx context.Context, apps []desiredstate.App, stateDir string, dryRun bool) ([]*helm.ReleaseResult, error) {
+func (a *applier) group(ctx context.Context, apps []desiredstate.App, stateDir string, dryRun bool) ([]*helm.ReleaseResult, error) {
 	results := make([]*helm.ReleaseResult, len(apps))
 	errs := make([]error, len(apps))
 	var wg sync.WaitGroup
@@ -113,7 +159,7 @@ func (a *Apply) group(ctx context.Context, apps []desiredstate.App, stateDir str
 	return out, nil
 }
 
-func (a *Apply) one(ctx context.Context, app desiredstate.App, stateDir string, dryRun bool) (*helm.ReleaseResult, error) {
+func (a *applier) one(ctx context.Context, app desiredstate.App, stateDir string, dryRun bool) (*helm.ReleaseResult, error) {
 	ref := helm.ChartRef{Repo: app.Chart.RepoURL, Name: app.Chart.Name, Version: app.ChartVersion}
 	if ref.Repo == "" && isPath(app.Chart.String()) {
 		ref = helm.ChartRef{Path: filepath.Join(stateDir, app.Chart.String())}
@@ -121,20 +167,19 @@ func (a *Apply) one(ctx context.Context, app desiredstate.App, stateDir string, 
 	if ref.Repo == "" && ref.Path == "" {
 		return nil, exit.Usagef("app %s: chart %s has no repository URL in the desired state (helmRepos)", app.Name, app.Chart)
 	}
-	ch, err := a.Helm.Load(ctx, ref)
+	ch, err := a.helm.Load(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
 	o := helm.UpgradeOptions{
 		Release: app.Name, Namespace: app.Namespace, Chart: ch, CreateNamespace: true,
-		Timeout: a.timeout(app), Wait: true, RollbackOnFailure: a.RollbackOnFailure, Owner: a.Owner, Waiter: a.Waiter,
+		Timeout: a.timeoutOf(app), Wait: true, RollbackOnFailure: a.rollbackOnFailure, Owner: a.owner, Waiter: a.waiter,
 	}
-	for _, k := range sortedKeys(app.Set) {
-		o.Set = append(o.Set, k+"="+app.Set[k])
+	vals, err := valuesMap(app.Set, app.SetString)
+	if err != nil {
+		return nil, exit.Usagef("app %s: %v", app.Name, err)
 	}
-	for _, k := range sortedKeys(app.SetString) {
-		o.SetString = append(o.SetString, k+"="+app.SetString[k])
-	}
+	o.Values = vals
 	for _, f := range app.ValuesFiles {
 		if !filepath.IsAbs(f) {
 			f = filepath.Join(stateDir, f)
@@ -142,10 +187,10 @@ func (a *Apply) one(ctx context.Context, app desiredstate.App, stateDir string, 
 		o.ValueFiles = append(o.ValueFiles, f)
 	}
 	if dryRun {
-		return a.Helm.Plan(ctx, a.Cluster, o)
+		return a.helm.Plan(ctx, a.cluster, o)
 	}
 	start := time.Now()
-	res, err := a.Helm.Upgrade(ctx, a.Cluster, o)
+	res, err := a.helm.Upgrade(ctx, a.cluster, o)
 	if err != nil {
 		return res, err
 	}
@@ -154,12 +199,12 @@ func (a *Apply) one(ctx context.Context, app desiredstate.App, stateDir string, 
 	return res, nil
 }
 
-func (a *Apply) timeout(app desiredstate.App) time.Duration {
+func (a *applier) timeoutOf(app desiredstate.App) time.Duration {
 	if app.Timeout > 0 {
 		return time.Duration(app.Timeout) * time.Second
 	}
-	if a.Timeout > 0 {
-		return a.Timeout
+	if a.timeout > 0 {
+		return a.timeout
 	}
 	return 5 * time.Minute
 }
@@ -168,11 +213,3 @@ func isPath(s string) bool {
 	return strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") || strings.HasPrefix(s, "/")
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}

@@ -3,181 +3,192 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"go.yaml.in/yaml/v3"
 
+	"github.com/stepper-cd/stepper/internal/config"
 	"github.com/stepper-cd/stepper/internal/desiredstate"
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/gitlab"
-	"github.com/stepper-cd/stepper/internal/gitrepo"
+	"github.com/stepper-cd/stepper/internal/land"
 	"github.com/stepper-cd/stepper/internal/logging"
+	"github.com/stepper-cd/stepper/internal/release"
+	"github.com/stepper-cd/stepper/internal/report"
 	"github.com/stepper-cd/stepper/internal/signing"
 )
-
-// Repo is a checkout of a desired-state repository: internal/gitrepo.
-type Repo interface {
-	Update(ctx context.Context, msg gitrepo.Message, edit func(dir string) (bool, error)) (*gitrepo.Result, error)
-	Diff(ctx context.Context, edit func(dir string) (bool, error)) (string, error)
-}
-
-// MergeRequests opens or updates merge requests: internal/gitlab.
-type MergeRequests interface {
-	EnsureMergeRequest(ctx context.Context, mr gitlab.MergeRequest) (*gitlab.MR, error)
-}
 
 // Verifier checks a digest's signature with the approved keys.
 type Verifier interface {
 	Verify(ctx context.Context, img name.Digest) (*signing.Verified, error)
 }
 
-// Images resolves tags in the registry.
+// Images resolves and sets tags in the registry: internal/registry.
 type Images interface {
-	Image(ctx context.Context, ref string) (v1.Image, name.Digest, error)
+	// Resolve is the digest a tag points at: the index's for a
+	// multi-platform image, never one platform's manifest.
+	Resolve(ctx context.Context, ref string) (name.Digest, error)
+	Tag(ctx context.Context, ref name.Digest, tags []string, allowRetag bool) error
 }
 
-// Target is where a release lands: one environment's desired state.
-type Target struct {
-	Env string
-	// Repo and Branch are the desired-state repository and the branch the
-	// edit is committed to; Path is the file or directory in it.
-	Repo, Branch, Path string
-	Keys               desiredstate.Keys
-	// Via is commit or merge-request; with merge-request the commit on
-	// Branch is proposed into TargetBranch.
-	Via          string
-	TargetBranch string
-	// Project is the GitLab project of Repo, for merge requests.
-	Project string
+// Lander lands desired-state changes: internal/land.
+type Lander interface {
+	Land(ctx context.Context, s land.Spec, r land.Route, ch land.Change) (*land.Landed, error)
 }
 
-// Release is what is deployed.
-type Release struct {
-	App          string
-	Image        string // repo[:tag]@sha256:...
-	ChartVersion string
-	Set          map[string]string
-}
-
-// GitOps lands releases in desired state.
-type GitOps struct {
-	Open     func(ctx context.Context, url, branch string) (Repo, error)
-	MRs      MergeRequests // nil unless an environment lands by merge request
-	Verifier Verifier
-	Images   Images
-}
-
-// Run verifies the image, edits the app's entry and lands the change. A
-// release that is already there is a no-op: no commit, no merge request
-// update.
-func (g *GitOps) Run(ctx context.Context, t Target, r Release, audit Audit, dryRun bool) (*Outcome, error) {
-	log := logging.From(ctx)
-	img, err := parseImage(r.Image)
+// gitops writes the release into the environment's desired state and lands
+// it by the environment's route.
+func (s *Step) gitops(ctx context.Context, job Job) (*Outcome, error) {
+	env := job.Env
+	if env.Land.Via == config.ViaJenkins {
+		return nil, exit.Usagef("environment %s takes releases through the Jenkins job %q, not a desired-state edit: use stepper promote", env.Name, env.Land.Job)
+	}
+	if err := directDeployAllowed(job.Config, env); err != nil {
+		return nil, err
+	}
+	ds := env.DesiredState
+	if ds.Repo == "" || ds.Path == "" {
+		return nil, exit.Usagef("environment %s: set desiredState.repo and desiredState.path", env.Name)
+	}
+	img, err := job.image()
 	if err != nil {
 		return nil, err
 	}
-	keyID, err := g.verify(ctx, r.Image, img)
+	values, err := job.values()
 	if err != nil {
 		return nil, err
 	}
-	audit.SignedBy = keyID
-	repo, err := g.Open(ctx, t.Repo, t.Branch)
+	if job.App == "" {
+		return nil, exit.Usagef("no app given: pass --app NAME (or STEPPER_APP); outside CI there is no project name to default to")
+	}
+	keyID, err := s.verify(ctx, img)
 	if err != nil {
 		return nil, err
 	}
-	edit := func(dir string) (bool, error) {
-		doc, err := desiredstate.Load(filepath.Join(dir, t.Path), desiredstate.WithKeys(t.Keys), desiredstate.WithEnvironment(t.Env))
-		if err != nil {
-			return false, exit.Mark(exit.Usage, fmt.Errorf("desired state of %s: %w", t.Env, err))
+	if img, err = s.prefixTag(ctx, job, img); err != nil {
+		return nil, err
+	}
+	spec := land.SpecOf(job.Config, env)
+	route := land.Route{Via: string(env.Land.Via), SourceBranch: env.Land.SourceBranch, TargetBranch: env.Land.TargetBranch}
+	if env.Land.Via == config.ViaMergeRequest {
+		if route.Project, err = gitlab.ProjectFromRepoURL(ds.Repo); err != nil {
+			return nil, exit.Mark(exit.Usage, err)
 		}
-		if _, err := doc.App(r.App); err != nil {
-			return false, exit.Mark(exit.Usage, fmt.Errorf("desired state of %s: %w", t.Env, err))
-		}
-		changed, err := doc.SetImage(r.App, img)
+	}
+	trailers := release.Trailers{
+		Action: release.ActionDeploy, App: job.App, Env: env.Name, Image: img, ChartVersion: job.ChartVersion,
+		Started: job.Started, Pipeline: job.PipelineURL, Actor: job.Actor,
+	}
+	subject := fmt.Sprintf("deploy %s to %s: %s", job.App, env.Name, img.ShortDigest())
+	ch := land.Change{
+		App: job.App,
+		Edit: func(doc desiredstate.Document) (bool, error) {
+			return setRelease(doc, job.App, img, job.ChartVersion, values)
+		},
+		Check: func(doc desiredstate.Document) error {
+			a, err := doc.App(job.App)
+			if err != nil {
+				return err
+			}
+			if a.Image.Digest != "" && a.Image.Digest != img.Digest {
+				return fmt.Errorf("app %s reads back with image %s, not %s", job.App, a.Image, img)
+			}
+			return nil
+		},
+		Guard: func(history []release.Entry) error {
+			if job.Force || len(history) == 0 {
+				return nil
+			}
+			if why := release.Late(&history[0], img, job.Started); why != "" {
+				return exit.Failedf("deploy %s to %s refused: %s; a late pipeline must not overwrite it. Pass --force to land this release over it on purpose", job.App, env.Name, why)
+			}
+			return nil
+		},
+		Trailers: trailers,
+		Subject:  subject,
+		Body:     job.Message,
+		Branch:   fmt.Sprintf("stepper/%s/%s-%s", env.Name, job.App, img.ShortDigest()),
+		Title:    subject,
+		Labels:   []string{"stepper", "env::" + env.Name},
+		DryRun:   job.DryRun,
+	}
+	if keyID != "" {
+		ch.Description = mrDescription(env.Name, job, img, keyID)
+	}
+	landed, err := s.Lander.Land(ctx, spec, route, ch)
+	if landed == nil {
+		return nil, err
+	}
+	out := &Outcome{
+		Deployed: release.Deployed{Env: env.Name, App: job.App, Image: img, ChartVersion: job.ChartVersion, Landing: landed.Landing},
+		Diff:     landed.Diff, Attempts: landed.Attempts, DryRun: job.DryRun,
+	}
+	return out, err
+}
+
+// directDeployAllowed refuses a deploy into any environment but the first
+// of the chain: the rest are reached by promote, which checks the evidence
+// of the environment before.
+func directDeployAllowed(cfg *config.Config, env *config.Environment) error {
+	chain := cfg.Chain()
+	if len(chain) == 0 || chain[0].Name == env.Name {
+		return nil
+	}
+	prev, _ := cfg.Previous(env.Name)
+	from := chain[0].Name
+	if prev != nil {
+		from = prev.Name
+	}
+	return exit.Failedf("deploy --env %s refused: a direct deploy goes only into the chain's first environment, %s; a release reaches %s by `stepper promote --from %s --to %s`, which checks its evidence from %s",
+		env.Name, chain[0].Name, env.Name, from, env.Name, from)
+}
+
+// setRelease writes image, chart version and values into the app's entry.
+func setRelease(doc desiredstate.Document, app string, img release.Ref, chartVersion string, values map[string]string) (bool, error) {
+	changed, err := doc.SetImage(app, desiredstate.Image{Repository: img.Repository, Tag: img.Tag, Digest: img.Digest})
+	if err != nil {
+		return false, err
+	}
+	if chartVersion != "" {
+		c, err := doc.SetChartVersion(app, chartVersion)
 		if err != nil {
 			return false, err
 		}
-		if r.ChartVersion != "" {
-			c, err := doc.SetChartVersion(r.App, r.ChartVersion)
-			if err != nil {
-				return false, err
-			}
-			changed = changed || c
-		}
-		if len(r.Set) > 0 {
-			c, err := doc.SetValues(r.App, r.Set)
-			if err != nil {
-				return false, err
-			}
-			changed = changed || c
-		}
-		if !changed {
-			return false, nil
-		}
-		return true, desiredstate.WriteFiles(dir, doc.Files())
+		changed = changed || c
 	}
-	out := &Outcome{Env: t.Env, App: r.App, Image: r.Image, Branch: t.Branch, Via: t.Via}
-	if dryRun {
-		diff, err := repo.Diff(ctx, edit)
+	if len(values) > 0 {
+		c, err := doc.SetValues(app, values)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		out.Diff, out.NoOp = diff, diff == ""
-		return out, nil
+		changed = changed || c
 	}
-	res, err := repo.Update(ctx, commitMessage(t, r, img, audit), edit)
-	if err != nil {
-		return nil, err
-	}
-	out.Commit, out.NoOp, out.Diff, out.Attempts = res.Commit, res.NoOp, res.Diff, res.Attempts
-	if res.NoOp {
-		log.Info().Str(logging.Env, t.Env).Str(logging.App, r.App).Msg("the release is already in the desired state; nothing to commit")
-	} else {
-		log.Info().Str(logging.Env, t.Env).Str(logging.App, r.App).Str("commit", res.Commit).Int("attempts", res.Attempts).
-			Msgf("committed to %s", t.Branch)
-	}
-	if t.Via == "merge-request" {
-		if g.MRs == nil {
-			return out, exit.Usagef("environment %s lands by merge request: set gitlab.url and gitlab.token", t.Env)
-		}
-		mr, err := g.MRs.EnsureMergeRequest(ctx, gitlab.MergeRequest{
-			Project: t.Project, SourceBranch: t.Branch, TargetBranch: t.TargetBranch,
-			Title:           fmt.Sprintf("deploy %s to %s: %s", r.App, t.Env, shortDigest(img.Digest)),
-			Description:     mrDescription(t, r, img, audit, out.Diff),
-			KeepDescription: out.NoOp,
-			Labels:          []string{"stepper", "env::" + t.Env},
-		})
-		if err != nil {
-			return out, err
-		}
-		out.MergeRequest = mr.WebURL
-		log.Info().Str(logging.Env, t.Env).Str("mergeRequest", mr.WebURL).Bool("created", mr.Created).Msg("merge request ready")
-	}
-	return out, nil
+	return changed, nil
 }
 
 // verify refuses an image unless its digest is signed by an approved key
-// and any tag it names still resolves to that digest.
-func (g *GitOps) verify(ctx context.Context, ref string, img desiredstate.Image) (string, error) {
-	digest, err := name.NewDigest(img.Repository + "@" + img.Digest)
+// and any tag it names still points at that digest (the descriptor the tag
+// names: an index for a multi-platform image).
+func (s *Step) verify(ctx context.Context, img release.Ref) (string, error) {
+	digest, err := img.NameDigest()
 	if err != nil {
-		return "", exit.Usagef("--image %q: %v", ref, err)
+		return "", exit.Usagef("image %s: %v", img, err)
 	}
-	if img.Tag != "" && g.Images != nil {
-		_, resolved, err := g.Images.Image(ctx, img.Repository+":"+img.Tag)
+	if img.Tag != "" && s.Images != nil {
+		resolved, err := s.Images.Resolve(ctx, img.Tagged())
 		if err != nil {
-			return "", fmt.Errorf("resolve %s:%s: %w", img.Repository, img.Tag, err)
+			return "", fmt.Errorf("resolve %s: %w", img.Tagged(), err)
 		}
 		if resolved.DigestStr() != img.Digest {
-			return "", exit.Failedf("tag %s:%s now resolves to %s, not the %s given: the tag moved; deploy by the digest you verified, with the tag that names it", img.Repository, img.Tag, resolved.DigestStr(), img.Digest)
+			return "", exit.Failedf("tag %s now resolves to %s, not the %s given: the tag moved; deploy by the digest you verified, with the tag that names it", img.Tagged(), resolved.DigestStr(), img.Digest)
 		}
 	}
-	if g.Verifier == nil {
+	if s.Verifier == nil {
 		return "", exit.Usagef("deploy verifies signatures before anything lands: set signing.publicKeys")
 	}
-	v, err := g.Verifier.Verify(ctx, digest)
+	v, err := s.Verifier.Verify(ctx, digest)
 	if err != nil {
 		return "", fmt.Errorf("refusing %s: %w", digest, err)
 	}
@@ -185,93 +196,92 @@ func (g *GitOps) verify(ctx context.Context, ref string, img desiredstate.Image)
 	return v.KeyID, nil
 }
 
-// parseImage splits repo[:tag]@sha256:... into the desired-state image.
-func parseImage(ref string) (desiredstate.Image, error) {
-	repoTag, digest, ok := strings.Cut(ref, "@")
-	if !ok || !strings.HasPrefix(digest, "sha256:") {
-		return desiredstate.Image{}, exit.Usagef("--image %q has no digest: deploy pins images by digest (IMAGE:TAG@sha256:...)", ref)
+// prefixTag gives the image the environment's tag prefix (tagPrefix), for
+// image-automation controllers that follow an environment by tag prefix
+// (Flux ImagePolicy filterTags: stag-*, master-*): the prefixed tag is
+// pushed, pointing at the verified digest, before the release lands, and
+// the desired state names it.
+func (s *Step) prefixTag(ctx context.Context, job Job, img release.Ref) (release.Ref, error) {
+	prefix := job.Env.TagPrefix
+	if prefix == "" || strings.HasPrefix(img.Tag, prefix) {
+		return img, nil
 	}
-	r, err := name.ParseReference(repoTag)
+	if img.Tag == "" {
+		return img, exit.Usagef("environment %s names its images by the tag prefix %q: give the image a tag (IMAGE:TAG@sha256:...)", job.Env.Name, prefix)
+	}
+	tagged := img.WithTag(prefix + img.Tag)
+	if job.DryRun {
+		return tagged, nil
+	}
+	if s.Images == nil {
+		return img, exit.Usagef("environment %s: tagging %s needs the registry", job.Env.Name, tagged)
+	}
+	digest, err := img.NameDigest()
 	if err != nil {
-		return desiredstate.Image{}, exit.Usagef("--image %q: %v", ref, err)
+		return img, exit.Usagef("image %s: %v", img, err)
 	}
-	img := desiredstate.Image{Repository: r.Context().Name(), Digest: digest}
-	if t, ok := r.(name.Tag); ok && strings.Contains(repoTag[strings.LastIndex(repoTag, "/")+1:], ":") {
-		img.Tag = t.TagStr()
+	if err := s.Images.Tag(ctx, digest, []string{tagged.Tag}, false); err != nil {
+		return img, err
 	}
-	return img, nil
+	logging.From(ctx).Info().Str(logging.Image, tagged.String()).Msgf("tagged for %s", job.Env.Name)
+	return tagged, nil
 }
 
-func shortDigest(d string) string {
-	d = strings.TrimPrefix(d, "sha256:")
-	if len(d) > 12 {
-		d = d[:12]
+// image is --image, or the image of a result file (build-sign-push's, with
+// its first tag).
+func (j Job) image() (release.Ref, error) {
+	if j.Image != "" {
+		return release.ParsePinned(j.Image)
 	}
-	return d
+	prev, err := report.ReadJSON(j.FromResult)
+	if err != nil {
+		return release.Ref{}, exit.Mark(exit.Usage, fmt.Errorf("--from-result: %w", err))
+	}
+	return release.ImageFromResult("--from-result "+j.FromResult, prev)
 }
 
-// Audit is who deployed, from where.
-type Audit struct {
-	Actor, PipelineURL, SignedBy string
+// values are the keys of --values files with --set over them, as helm --set
+// paths: maps become dotted keys and lists indexed ones.
+func (j Job) values() (map[string]string, error) {
+	set := map[string]string{}
+	for _, f := range j.Values {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, exit.Usagef("--values: %v", err)
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			return nil, exit.Usagef("--values %s: %v", f, err)
+		}
+		flat, err := desiredstate.FlattenValues(doc)
+		if err != nil {
+			return nil, exit.Usagef("--values %s: %v", f, err)
+		}
+		for k, v := range flat {
+			set[k] = v
+		}
+	}
+	for _, kv := range j.Set {
+		k, v, _ := strings.Cut(kv, "=")
+		set[k] = v
+	}
+	return set, nil
 }
 
-// Commit trailers: rollback and the audit trail read them back.
-const (
-	TrailerApp          = "Stepper-App"
-	TrailerEnv          = "Stepper-Env"
-	TrailerImage        = "Stepper-Image"
-	TrailerDigest       = "Stepper-Digest"
-	TrailerChartVersion = "Stepper-Chart-Version"
-	TrailerPipeline     = "Stepper-Pipeline"
-	TrailerActor        = "Stepper-Actor"
-)
-
-func commitMessage(t Target, r Release, img desiredstate.Image, a Audit) gitrepo.Message {
-	tr := []gitrepo.Trailer{
-		{Key: TrailerApp, Value: r.App}, {Key: TrailerEnv, Value: t.Env},
-		{Key: TrailerImage, Value: img.String()}, {Key: TrailerDigest, Value: img.Digest},
-	}
-	if r.ChartVersion != "" {
-		tr = append(tr, gitrepo.Trailer{Key: TrailerChartVersion, Value: r.ChartVersion})
-	}
-	if a.PipelineURL != "" {
-		tr = append(tr, gitrepo.Trailer{Key: TrailerPipeline, Value: a.PipelineURL})
-	}
-	if a.Actor != "" {
-		tr = append(tr, gitrepo.Trailer{Key: TrailerActor, Value: a.Actor})
-	}
-	return gitrepo.Message{Subject: fmt.Sprintf("deploy %s to %s: %s", r.App, t.Env, shortDigest(img.Digest)), Trailers: tr}
-}
-
-func mrDescription(t Target, r Release, img desiredstate.Image, a Audit, diff string) string {
+func mrDescription(env string, j Job, img release.Ref, keyID string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Deploys **%s** to **%s**.\n\n", r.App, t.Env)
+	fmt.Fprintf(&b, "Deploys **%s** to **%s**.\n\n", j.App, env)
 	fmt.Fprintf(&b, "- image: `%s`\n- digest: `%s`\n", img.String(), img.Digest)
-	if a.SignedBy != "" {
-		fmt.Fprintf(&b, "- signature: verified, key `%s`\n", a.SignedBy)
-	} else {
-		b.WriteString("- signature: verified\n")
+	fmt.Fprintf(&b, "- signature: verified, key `%s`\n", keyID)
+	if j.ChartVersion != "" {
+		fmt.Fprintf(&b, "- chart version: `%s`\n", j.ChartVersion)
 	}
-	if r.ChartVersion != "" {
-		fmt.Fprintf(&b, "- chart version: `%s`\n", r.ChartVersion)
+	if j.PipelineURL != "" {
+		fmt.Fprintf(&b, "- pipeline: %s\n", j.PipelineURL)
 	}
-	if a.PipelineURL != "" {
-		fmt.Fprintf(&b, "- pipeline: %s\n", a.PipelineURL)
-	}
-	if diff != "" {
-		fmt.Fprintf(&b, "\n```diff\n%s\n```\n", strings.TrimRight(diff, "\n"))
+	if j.Message != "" {
+		fmt.Fprintf(&b, "\n%s\n", j.Message)
 	}
 	b.WriteString("\n_Opened by stepper._\n")
 	return b.String()
-}
-
-// Outcome is what a deploy did.
-type Outcome struct {
-	Env, App, Image string
-	Branch, Via     string
-	Commit          string
-	NoOp            bool
-	Attempts        int
-	Diff            string
-	MergeRequest    string
 }

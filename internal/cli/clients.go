@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/stepper-cd/stepper/internal/config"
+	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/gitlab"
+	"github.com/stepper-cd/stepper/internal/helm"
+	"github.com/stepper-cd/stepper/internal/land"
+	"github.com/stepper-cd/stepper/internal/registry"
+	"github.com/stepper-cd/stepper/internal/signing"
+)
+
+// Clients builds the outside systems' clients for a run, each once and only
+// when a command asks for it, so that validate never dials GitLab and
+// `stepper version` reads no configuration. Main binds it with kong's
+// provider bindings; a command takes *Clients in its Run.
+type Clients struct {
+	ctx context.Context
+	rt  *Runtime
+	cfg *config.Config
+
+	registryOnce sync.Once
+	registry     *registry.Client
+	registryErr  error
+
+	verifierOnce sync.Once
+	verifier     *ApprovedKeys
+	verifierErr  error
+
+	gitlabOnce sync.Once
+	gitlab     *gitlab.Client
+	gitlabErr  error
+}
+
+func newClients(ctx context.Context, rt *Runtime, cfg *config.Config) *Clients {
+	return &Clients{ctx: ctx, rt: rt, cfg: cfg}
+}
+
+// Registry logs in with registry.credentials, else the CI job's registry
+// variables, else the Docker config.
+func (c *Clients) Registry() (*registry.Client, error) {
+	c.registryOnce.Do(func() { c.registry, c.registryErr = registryClient(c.ctx, c.rt, c.cfg) })
+	return c.registry, c.registryErr
+}
+
+// Verifier checks signatures with signing.publicKeys minus revokedKeys; nil
+// with no error when no key is configured.
+func (c *Clients) Verifier() (*ApprovedKeys, error) {
+	c.verifierOnce.Do(func() {
+		if len(c.cfg.Signing.PublicKeys) == 0 {
+			return
+		}
+		client, err := c.Registry()
+		if err != nil {
+			c.verifierErr = err
+			return
+		}
+		c.verifier, c.verifierErr = approvedKeys(c.ctx, c.cfg, client)
+	})
+	return c.verifier, c.verifierErr
+}
+
+// Signer loads signing.key.
+func (c *Clients) Signer() (*signing.Key, signing.Options, error) {
+	client, err := c.Registry()
+	if err != nil {
+		return nil, signing.Options{}, err
+	}
+	return loadSigner(c.ctx, c.rt, c.cfg, client)
+}
+
+// GitLab connects to gitlab.url with gitlab.token.
+func (c *Clients) GitLab() (*gitlab.Client, error) {
+	c.gitlabOnce.Do(func() {
+		if err := c.cfg.Require("gitlab.url", "gitlab.token"); err != nil {
+			c.gitlabErr = err
+			return
+		}
+		token, err := c.cfg.GitLab.Token.Resolve(c.ctx, c.rt.Secrets)
+		if err != nil {
+			c.gitlabErr = err
+			return
+		}
+		c.gitlab, c.gitlabErr = gitlab.New(gitlab.Options{URL: c.cfg.GitLab.URL, Token: token})
+	})
+	return c.gitlab, c.gitlabErr
+}
+
+// Helm is the Helm SDK adapter with the run's chart cache.
+func (c *Clients) Helm() *helm.Client {
+	return helm.New(helm.Options{CacheDir: cacheDir("charts"), PlainHTTP: c.cfg.Registry.Insecure})
+}
+
+// Checkouts opens desired-state repositories, cached between runs.
+func (c *Clients) Checkouts() *land.Checkouts {
+	return &land.Checkouts{CacheDir: cacheDir("git"), Environ: c.rt.Environ}
+}
+
+// ApprovedKeys verifies signatures with the platform's approved keys.
+type ApprovedKeys struct {
+	Options signing.VerifyOptions
+}
+
+// Verify checks img's signature.
+func (k *ApprovedKeys) Verify(ctx context.Context, img name.Digest) (*signing.Verified, error) {
+	return signing.Verify(ctx, img, k.Options)
+}
+
+// approvedKeys verifies with signing.publicKeys minus revokedKeys, in the
+// platform's signature format only (sig-tag unless signing.format says
+// bundle): the other format's lookups would double the requests, and
+// signing uses the configured format anyway.
+func approvedKeys(ctx context.Context, cfg *config.Config, client *registry.Client) (*ApprovedKeys, error) {
+	var keys []signing.PublicKey
+	for _, k := range cfg.Signing.PublicKeys {
+		pem, err := os.ReadFile(k.Path.Expand())
+		if err != nil {
+			return nil, exit.Usagef("signing.publicKeys[%s]: %v", k.ID, err)
+		}
+		pk, err := signing.LoadPublicKey(k.ID, pem)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, pk)
+	}
+	return &ApprovedKeys{Options: signing.VerifyOptions{Keys: keys, Revoked: cfg.Signing.RevokedKeys,
+		RemoteOptions: client.RemoteOptions(ctx), Formats: []signing.Format{signingFormat(cfg)}}}, nil
+}
+
+// cacheDir is a directory under the user's cache for downloads worth
+// keeping between runs, like charts and desired-state clones; "" when there
+// is none.
+func cacheDir(name string) string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(base, "stepper", name)
+}
