@@ -10,6 +10,7 @@ import (
 	"github.com/stepper-cd/stepper/internal/config"
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/helm"
+	"github.com/stepper-cd/stepper/internal/land"
 	"github.com/stepper-cd/stepper/internal/policy"
 	"github.com/stepper-cd/stepper/internal/release"
 	"github.com/stepper-cd/stepper/internal/report"
@@ -142,7 +143,7 @@ func (c *ValidateCmd) targets(ctx context.Context, rt *Runtime, cfg *config.Conf
 		}
 		names = []string{c.App}
 	}
-	state, err := clients.Checkouts().Read(ctx, stateSpec(cfg, env), c.State)
+	state, err := clients.Checkouts().Read(ctx, land.SpecOf(cfg, env), c.State)
 	if err != nil {
 		return nil, err
 	}

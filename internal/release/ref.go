@@ -32,7 +32,7 @@ func ParseRef(s string) (Ref, error) {
 	// registry port.
 	if c := strings.LastIndexByte(rest, ':'); c > strings.LastIndexByte(rest, '/') {
 		r.Tag, rest = rest[c+1:], rest[:c]
-		if _, err := name.NewTag("example.invalid/x:"+r.Tag, name.StrictValidation); err != nil {
+		if !validTag(r.Tag) {
 			return Ref{}, fmt.Errorf("image %q: tag %q: up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'", s, r.Tag)
 		}
 	}
@@ -117,6 +117,20 @@ func validDigest(d string) bool {
 	}
 	for _, c := range []byte(hex) {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// validTag is the OCI distribution spec's tag grammar:
+// [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
+func validTag(t string) bool {
+	if t == "" || len(t) > 128 || t[0] == '.' || t[0] == '-' {
+		return false
+	}
+	for _, c := range []byte(t) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
 			return false
 		}
 	}
