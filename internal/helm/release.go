@@ -107,6 +107,8 @@ type ReleaseResult struct {
 	Updated time.Time
 	// Chart is name-version of the revision's chart.
 	Chart string
+	// ChartVersion is the version of the revision's chart.
+	ChartVersion string
 	// Manifest is the revision's rendered manifest. It holds Secrets as
 	// rendered, so it must never be printed or logged as it is.
 	Manifest string
@@ -402,6 +404,7 @@ func result(r *release.Release, act string) *ReleaseResult {
 	}
 	if r.Chart != nil && r.Chart.Metadata != nil {
 		res.Chart = r.Chart.Metadata.Name + "-" + r.Chart.Metadata.Version
+		res.ChartVersion = r.Chart.Metadata.Version
 	}
 	return res
 }
