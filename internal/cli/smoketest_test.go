@@ -1,18 +1,20 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 
+	"github.com/stepper-cd/stepper/internal/release"
 	"github.com/stepper-cd/stepper/internal/testenv"
-	"github.com/stepper-cd/stepper/steps/smoketest"
 )
 
 var (
@@ -124,13 +126,73 @@ func TestSmokeTestHealthyAppLeavesEvidence(t *testing.T) {
 		t.Errorf("%d checks: %+v", len(res.Checks), res.Checks)
 	}
 	testenv.ValidateJUnit(t, flagValue(t, args, "--junit"))
+	if got := res.Outputs[release.OutChecks]; got != "rollout,health,http,b3,soak" {
+		t.Errorf("outputs.checks = %q", got)
+	}
 	out, err := testenv.Cosign(t, nil, "verify-attestation", "--key", f.bsp.key.Public, "--insecure-ignore-tlog=true",
-		"--allow-http-registry", "--type", smoketest.PredicateType, res.Image)
+		"--allow-http-registry", "--type", release.SmokePredicateType, res.Image+"@"+res.Digest)
 	if err != nil {
 		t.Fatalf("cosign verify-attestation: %v\n%s", err, out)
 	}
-	if pred := provenanceOf(t, out); !strings.Contains(pred, `"environment":"`+applyEnv+`"`) || !strings.Contains(pred, "B3 headers propagate") {
-		t.Errorf("evidence:\n%s", pred)
+	ev := smokeEvidenceOf(t, out)
+	if ev.Environment != applyEnv || ev.Digest != res.Digest || ev.ChartVersion != "1.4.0" {
+		t.Errorf("evidence names %s, %s, chart %q; want %s, %s, chart 1.4.0", ev.Environment, ev.Digest, ev.ChartVersion, applyEnv, res.Digest)
+	}
+	if got := strings.Join(ev.Kinds(), ","); got != "b3,health,http,rollout,soak" {
+		t.Errorf("evidence check kinds %s", got)
+	}
+	if !slices.ContainsFunc(ev.Checks, func(c release.CheckRecord) bool { return strings.Contains(c.Name, "B3 headers propagate") }) {
+		t.Errorf("evidence has no B3 check: %+v", ev.Checks)
+	}
+}
+
+// smokeEvidenceOf is the smoke-test predicate of a statement cosign
+// verify-attestation printed.
+func smokeEvidenceOf(t *testing.T, out string) release.SmokeEvidence {
+	t.Helper()
+	var st struct{ Predicate json.RawMessage }
+	if err := json.Unmarshal([]byte(provenanceOf(t, out)), &st); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := release.DecodeSmokeEvidence(st.Predicate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// Without a URL only the rollout is checked, which proves the pods
+// started, not that the app answers: no evidence is signed for it unless
+// smokeTest.allowRolloutOnly says so, and then it says it is rollout only.
+func TestSmokeTestRolloutOnlyIsNotEvidence(t *testing.T) {
+	f := newSmokeFixture(t, "")
+	args := f.args(t, "--soak", "0")
+	r := runCLI(t, f.bsp.environ, args...)
+	if r.code != 2 || !strings.Contains(r.stderr, "--url") || !strings.Contains(r.stderr, "smokeTest.allowRolloutOnly") {
+		t.Fatalf("exit %d, want 2 naming --url and smokeTest.allowRolloutOnly\n%s", r.code, r.stderr)
+	}
+	if att := resultOf(t, args).Outputs[release.OutSmokeAttestation]; att != "" {
+		t.Errorf("rollout-only evidence attached: %s", att)
+	}
+
+	base, err := os.ReadFile(f.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.config = filepath.Join(t.TempDir(), "stepper.yaml")
+	os.WriteFile(f.config, append(base, "\nsmokeTest:\n  allowRolloutOnly: true\n"...), 0o600)
+	args = f.args(t, "--soak", "0")
+	if r := runCLI(t, f.bsp.environ, args...); r.code != 0 {
+		t.Fatalf("with smokeTest.allowRolloutOnly: exit %d\n%s", r.code, r.stderr)
+	}
+	res := resultOf(t, args)
+	out, err := testenv.Cosign(t, nil, "verify-attestation", "--key", f.bsp.key.Public, "--insecure-ignore-tlog=true",
+		"--allow-http-registry", "--type", release.SmokePredicateType, res.Image+"@"+res.Digest)
+	if err != nil {
+		t.Fatalf("cosign verify-attestation: %v\n%s", err, out)
+	}
+	if ev := smokeEvidenceOf(t, out); ev.RanHTTPChecks() || strings.Join(ev.Kinds(), ",") != "rollout" {
+		t.Errorf("rollout-only evidence records kinds %v", ev.Kinds())
 	}
 }
 

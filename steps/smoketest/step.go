@@ -2,10 +2,10 @@ package smoketest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,7 +16,9 @@ import (
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/helm"
 	"github.com/stepper-cd/stepper/internal/httpcheck"
+	"github.com/stepper-cd/stepper/internal/land"
 	"github.com/stepper-cd/stepper/internal/logging"
+	"github.com/stepper-cd/stepper/internal/release"
 	"github.com/stepper-cd/stepper/internal/report"
 	"github.com/stepper-cd/stepper/internal/signing"
 )
@@ -38,17 +40,20 @@ type Attester interface {
 	Attest(ctx context.Context, img name.Digest, st signing.Statement) (string, error)
 }
 
-// PredicateType names stepper's smoke-test evidence; promote looks for it.
-const PredicateType = "https://github.com/stepper-cd/stepper/attestations/smoke-test/v1"
+// States reads an environment's desired state: internal/land's Checkouts.
+type States interface {
+	Read(ctx context.Context, s land.Spec, local string) (*land.State, error)
+}
 
 // Step is smoke-test with the systems it uses. Workloads and Releases may
 // be nil when the cluster is not consulted (--no-wait and no soak);
-// Attester when no evidence is attached.
+// Attester when no evidence is attached; States when the URL is given.
 type Step struct {
 	Workloads Workloads
 	Releases  Releases
 	Cluster   helm.Cluster
 	Attester  Attester
+	States    States
 	Version   string
 	Now       func() time.Time
 }
@@ -58,47 +63,105 @@ type Job struct {
 	Options
 	Namespace   string
 	PipelineURL string
+	// DesiredState is where the environment's desired state lives: without
+	// --url, the app's URL comes from its DNS values there (with --state,
+	// from that checkout).
+	DesiredState land.Spec
+	// AllowRolloutOnly (smokeTest.allowRolloutOnly) lets evidence be signed
+	// when none of the HTTP checks ran.
+	AllowRolloutOnly bool
+	// DryRun says what would run and runs nothing.
+	DryRun bool
 }
 
-// Outcome is what the smoke test found.
+// Check is one check that ran: its kind (release.CheckRollout, ...) and
+// its result.
+type Check struct {
+	Kind string
+	report.Check
+}
+
+// Outcome is what the smoke test found, about which release.
 type Outcome struct {
-	Checks      []report.Check
-	Image       string
-	Attestation string
+	Env, App, Namespace string
+	// Image is the image tested: --image, --from-result, else the one the
+	// release's workload runs.
+	Image release.Ref
+	// URL is the app's base URL; "" when no HTTP check could run.
+	URL string
+	// ChartVersion is the Helm release's chart version, when the cluster
+	// was consulted.
+	ChartVersion string
+	// DesiredStateCommit is the desired-state commit the URL was read at,
+	// when it was read from the repository.
+	DesiredStateCommit string
+	Checks             []Check
+	Attestation        string
+	// Planned lists, for a dry run, what would run.
+	Planned []string
 }
 
 // Passed reports whether every check passed.
 func (o *Outcome) Passed() bool {
+	return len(o.Checks) > 0 && failed(o.Checks) == 0
+}
+
+// Encode writes the outcome into a result: the release.SmokeTested record
+// and every check.
+func (o *Outcome) Encode(r *report.Result) {
+	release.SmokeTested{Env: o.Env, App: o.App, Image: o.Image, Checks: o.kinds(), Attestation: o.Attestation}.Encode(r)
+	r.Checks = nil
 	for _, c := range o.Checks {
-		if c.Status != report.Succeeded {
-			return false
+		r.Checks = append(r.Checks, c.Check)
+	}
+}
+
+func (o *Outcome) kinds() []string {
+	var k []string
+	for _, c := range o.Checks {
+		if !slices.Contains(k, c.Kind) {
+			k = append(k, c.Kind)
 		}
 	}
-	return len(o.Checks) > 0
+	return k
 }
 
 // Run waits for the release, runs the checks, soaks, and on success attaches
 // signed evidence to the image digest.
 func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 	log := logging.From(ctx)
-	out := &Outcome{Image: job.Image}
+	out := &Outcome{Env: job.Env, App: job.App, Namespace: job.Namespace}
+	if err := s.target(ctx, job, out); err != nil {
+		return out, err
+	}
+	if out.URL == "" && (len(job.Check) > 0 || job.B3Path != "") {
+		return out, exit.Usagef("--check and --b3-path need --url, the app's base URL")
+	}
+	if out.URL == "" && !job.NoEvidence && !job.AllowRolloutOnly {
+		return out, rolloutOnly(job)
+	}
+	if job.DryRun {
+		out.Planned = plan(job, out.URL)
+		return out, nil
+	}
 	var objects []*unstructured.Unstructured
 	if s.Releases != nil {
 		rel, err := s.Releases.Status(ctx, s.Cluster, job.App, job.Namespace)
 		if err != nil {
 			return out, err
 		}
+		out.ChartVersion = rel.ChartVersion
 		if objects, err = decodeManifest(rel.Manifest); err != nil {
 			return out, exit.Infraf("release %s/%s: read its manifest: %v", job.Namespace, job.App, err)
 		}
-		if out.Image == "" {
-			out.Image = imageOf(objects)
+		if out.Image.IsZero() {
+			out.Image, _ = release.ParseRef(imageOf(objects))
 		}
 	}
 	if job.Wait && s.Workloads != nil {
 		start := time.Now()
 		err := s.Workloads.Wait(ctx, objects, job.Timeout)
-		out.Checks = append(out.Checks, check("rollout", start, err))
+		out.Checks = append(out.Checks, check(release.CheckRollout, "rollout", start, err))
 		if err != nil {
 			if exit.ClassOf(err) != exit.Failed {
 				return out, err
@@ -107,8 +170,8 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 		}
 	}
 	opts := httpcheck.Options{UserAgent: "stepper/" + s.Version, RequestTimeout: job.RequestTimeout, Deadline: job.Timeout}
-	if job.URL != "" {
-		base := strings.TrimRight(job.URL, "/")
+	if out.URL != "" {
+		base := strings.TrimRight(out.URL, "/")
 		// The capture endpoint is up for every check: the app's downstream
 		// points at it, so its other endpoints may call it too.
 		var capture *httpcheck.Capture
@@ -122,21 +185,19 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 			log.Info().Str("capture", capture.URL()).Msg("B3 capture endpoint listening; the app's downstream URL must point here")
 		}
 		for _, p := range job.HealthPaths {
-			out.Checks = append(out.Checks, fromResult(httpcheck.Run(ctx, httpcheck.Check{Name: "GET " + p + " answers 200", URL: base + p, ExpectStatus: 200}, opts)))
+			out.Checks = append(out.Checks, fromResult(release.CheckHealth, httpcheck.Run(ctx, httpcheck.Check{Name: "GET " + p + " answers 200", URL: base + p, ExpectStatus: 200}, opts)))
 		}
 		for _, spec := range job.Check {
 			c, _ := ParseCheck(spec)
-			out.Checks = append(out.Checks, fromResult(httpcheck.Run(ctx, httpcheck.Check{
+			out.Checks = append(out.Checks, fromResult(release.CheckHTTP, httpcheck.Run(ctx, httpcheck.Check{
 				Name: c.Method + " " + spec, URL: base + c.Path, Method: c.Method, ExpectStatus: c.Status,
 				BodyContains: c.Body, JSONField: c.JSONField, JSONEquals: c.JSONEquals,
 			}, opts)))
 		}
 		if capture != nil {
 			r := httpcheck.B3(ctx, httpcheck.Check{Name: "B3 headers propagate from " + job.B3Path, URL: base + job.B3Path}, capture, opts)
-			out.Checks = append(out.Checks, fromResult(r))
+			out.Checks = append(out.Checks, fromResult(release.CheckB3, r))
 		}
-	} else if len(job.Check) > 0 || job.B3Path != "" {
-		return out, exit.Usagef("--check and --b3-path need --url, the app's base URL")
 	}
 	if ctx.Err() != nil {
 		return out, ctx.Err()
@@ -162,12 +223,12 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 		return out, err
 	}
 	out.Attestation = att
-	log.Info().Str(logging.Image, out.Image).Str("attestation", att).Msg("attached signed smoke-test evidence")
+	log.Info().Str(logging.Image, out.Image.String()).Str("attestation", att).Msg("attached signed smoke-test evidence")
 	return out, nil
 }
 
 // soak watches the workloads' pods for restarts for d.
-func (s *Step) soak(ctx context.Context, objects []*unstructured.Unstructured, d time.Duration) report.Check {
+func (s *Step) soak(ctx context.Context, objects []*unstructured.Unstructured, d time.Duration) Check {
 	start := time.Now()
 	name := fmt.Sprintf("no pod restarts during a %s soak", d)
 	before, err := s.Workloads.Restarts(ctx, objects)
@@ -184,7 +245,7 @@ func (s *Step) soak(ctx context.Context, objects []*unstructured.Unstructured, d
 	if err == nil {
 		after, err = s.Workloads.Restarts(ctx, objects)
 	}
-	c := report.Check{Name: name, Status: report.Succeeded, Duration: report.Seconds(time.Since(start))}
+	c := Check{Kind: release.CheckSoak, Check: report.Check{Name: name, Status: report.Succeeded, Duration: report.Seconds(time.Since(start))}}
 	if err != nil {
 		c.Status, c.Message = report.Failed, err.Error()
 		return c
@@ -201,71 +262,23 @@ func (s *Step) soak(ctx context.Context, objects []*unstructured.Unstructured, d
 	return c
 }
 
-// evidence signs "smoke-tested in ENV" about the image digest.
-func (s *Step) evidence(ctx context.Context, job Job, out *Outcome) (string, error) {
-	if s.Attester == nil {
-		return "", exit.Usagef("smoke-test evidence is signed with signing.key: set it, or pass --no-evidence for a local run")
-	}
-	if out.Image == "" {
-		return "", exit.Usagef("no image to attach the evidence to: pass --image or --from-result")
-	}
-	repoTag, d, ok := strings.Cut(out.Image, "@")
-	ref, err := name.ParseReference(repoTag)
-	if !ok || err != nil {
-		return "", exit.Usagef("image %q: evidence attaches to a digest (IMAGE@sha256:...)", out.Image)
-	}
-	digest := ref.Context().Digest(d)
-	now := time.Now().UTC()
-	if s.Now != nil {
-		now = s.Now().UTC()
-	}
-	type checkRecord struct {
-		Name     string  `json:"name"`
-		Passed   bool    `json:"passed"`
-		Duration float64 `json:"durationSeconds"`
-	}
-	pred := struct {
-		Environment    string        `json:"environment"`
-		App            string        `json:"app"`
-		Namespace      string        `json:"namespace,omitempty"`
-		TestedAt       time.Time     `json:"testedAt"`
-		Checks         []checkRecord `json:"checks"`
-		PipelineURL    string        `json:"pipelineUrl,omitempty"`
-		StepperVersion string        `json:"stepperVersion,omitempty"`
-	}{Environment: job.Env, App: job.App, Namespace: job.Namespace, TestedAt: now, PipelineURL: job.PipelineURL, StepperVersion: s.Version}
-	for _, c := range out.Checks {
-		pred.Checks = append(pred.Checks, checkRecord{Name: c.Name, Passed: c.Status == report.Succeeded, Duration: time.Duration(c.Duration).Seconds()})
-	}
-	b, err := json.Marshal(pred)
-	if err != nil {
-		return "", err
-	}
-	st := signing.Statement{
-		Type:          signing.StatementType,
-		Subject:       []signing.Subject{{Name: digest.Context().Name(), Digest: map[string]string{"sha256": strings.TrimPrefix(digest.DigestStr(), "sha256:")}}},
-		PredicateType: PredicateType,
-		Predicate:     b,
-	}
-	return s.Attester.Attest(ctx, digest, st)
-}
-
-func check(name string, start time.Time, err error) report.Check {
-	c := report.Check{Name: name, Status: report.Succeeded, Duration: report.Seconds(time.Since(start))}
+func check(kind, name string, start time.Time, err error) Check {
+	c := Check{Kind: kind, Check: report.Check{Name: name, Status: report.Succeeded, Duration: report.Seconds(time.Since(start))}}
 	if err != nil {
 		c.Status, c.Message = report.Failed, err.Error()
 	}
 	return c
 }
 
-func fromResult(r httpcheck.Result) report.Check {
-	c := report.Check{Name: r.Name, Status: report.Succeeded, Message: r.Message, Duration: report.Seconds(r.Duration)}
+func fromResult(kind string, r httpcheck.Result) Check {
+	c := Check{Kind: kind, Check: report.Check{Name: r.Name, Status: report.Succeeded, Message: r.Message, Duration: report.Seconds(r.Duration)}}
 	if !r.Passed {
 		c.Status = report.Failed
 	}
 	return c
 }
 
-func failed(cs []report.Check) int {
+func failed(cs []Check) int {
 	n := 0
 	for _, c := range cs {
 		if c.Status != report.Succeeded {
