@@ -22,8 +22,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/retry"
 )
 
 // Options configure a Client. The zero value talks anonymously, with
@@ -164,6 +166,47 @@ func (c *Client) Image(ctx context.Context, ref string) (v1.Image, name.Digest, 
 		return nil, name.Digest{}, exit.Infraf("fetch %s: %w", r, err)
 	}
 	return img, r.Context().Digest(digest.String()), nil
+}
+
+// Resolve returns the digest reference of the manifest ref, a tag or a
+// digest, points at, as the registry stores it: for a multi-platform image
+// that is the index, not one platform's image as with Image. It is what
+// "has this tag moved?" compares against, and it reads only the manifest's
+// headers: a HEAD request, or a GET of the manifest alone for a registry
+// whose HEAD answer lacks the digest.
+func (c *Client) Resolve(ctx context.Context, ref string) (name.Digest, error) {
+	r, err := name.ParseReference(ref, c.NameOptions()...)
+	if err != nil {
+		return name.Digest{}, exit.Usagef("image reference %q: %w", ref, err)
+	}
+	opts := c.RemoteOptions(ctx)
+	desc, err := remote.Head(r, opts...)
+	if err != nil && headUnanswered(err) {
+		// remote.Get leaves an index as it is; the platform option only
+		// matters once the descriptor is turned into an image.
+		var got *remote.Descriptor
+		if got, err = remote.Get(r, opts...); err == nil {
+			desc = &got.Descriptor
+		}
+	}
+	if err != nil {
+		return name.Digest{}, classify(fmt.Sprintf("resolve %s", r), r.Context(), err)
+	}
+	return r.Context().Digest(desc.Digest.String()), nil
+}
+
+// headUnanswered tells whether a failed HEAD of a manifest is worth a GET:
+// the registry answered without the headers a HEAD needs
+// (Docker-Content-Digest, Content-Type, Content-Length) or refused the
+// method. A registry that said no, failed after the retries or cannot be
+// reached would say the same to a GET.
+func headUnanswered(err error) bool {
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		return terr.StatusCode == http.StatusMethodNotAllowed
+	}
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) &&
+		!retry.Unreachable(err) && !retryableNetError(err)
 }
 
 // repository parses repo ("host/path", no tag or digest).
