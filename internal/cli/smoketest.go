@@ -30,7 +30,9 @@ downstream URL points at), and that no pod restarts during a short soak.
 Every request carries User-Agent: stepper/<version>.
 
 On success it attaches a signed in-toto attestation "smoke-tested in ENV"
-(the time, the checks, the pipeline) to the image digest; promote reads it.
+(the digest, chart version, desired-state commit, time, checks and pipeline)
+to the image digest; promote reads it. A rollout alone is no evidence: with
+no URL it refuses unless smokeTest.allowRolloutOnly is true.
 Exit 1 when a check fails. --dry-run lists the checks it would run.
 
 Examples:
