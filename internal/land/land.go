@@ -267,7 +267,9 @@ func (l *Lander) edit(ctx context.Context, repo *gitrepo.Repo, s Spec, ch Change
 		if err != nil || !changed {
 			return false, err
 		}
-		if err := desiredstate.WriteFiles(dir, doc.Files()); err != nil {
+		// A document loaded from a directory names its files relative to
+		// that directory; one loaded from a file, by the path it was given.
+		if err := desiredstate.WriteFiles(stateDir(dir, s.Path), doc.Files()); err != nil {
 			return false, err
 		}
 		back, err := s.Load(dir)

@@ -292,3 +292,50 @@ func TestJenkinsRouteIsPromotes(t *testing.T) {
 	}
 }
 
+
+// A desired state that is a directory (Flux's clusters/staging/apps) is
+// edited where its files are, never written again at the repository root.
+func TestDirectoryStateIsEditedInPlace(t *testing.T) {
+	git, err := testenv.StartGitServer(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(git.Stop)
+	hr := `# managed by the shop's platform team
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: blog-service
+  namespace: shop
+spec:
+  interval: 5m
+  chart:
+    spec:
+      chart: generic-service
+      version: "1.2.0"
+      sourceRef: {kind: HelmRepository, name: shop}
+  values:
+    image:
+      repository: docker.io/hostedshop/blog-service
+      tag: stag-1
+`
+	repo, err := git.NewRepo("shop/flux", map[string]string{"clusters/staging/apps/blog-service.yaml": hr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := land.Spec{Env: "staging", Repo: repo.HTTPURL, Branch: "master", Path: "clusters/staging/apps", Format: "flux", Keys: desiredstate.DefaultKeys()}
+	img := release.Ref{Repository: "docker.io/hostedshop/blog-service", Tag: "stag-2", Digest: digest('9')}
+	l := &land.Lander{Checkouts: &land.Checkouts{}}
+	got, err := l.Land(t.Context(), spec, land.Route{}, change("blog-service", img, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := gitIn(t, repo.Dir, "diff", "--name-only", got.Commit+"^", got.Commit)
+	if files != "clusters/staging/apps/blog-service.yaml" {
+		t.Fatalf("the commit changed %q", files)
+	}
+	content, _ := repo.ReadFile("master", "clusters/staging/apps/blog-service.yaml")
+	if !strings.Contains(content, "tag: stag-2") || !strings.Contains(content, "# managed by") {
+		t.Errorf("the HelmRelease:\n%s", content)
+	}
+}
