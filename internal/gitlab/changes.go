@@ -130,9 +130,9 @@ func PendingChanges(description string) []Change {
 	return changes
 }
 
-// description is what mr's description should become, given the one the
+// descriptionOver is what mr's description should become, given the one the
 // open merge request has now ("" for a new one), and whether it changes.
-func (mr MergeRequest) description(current string, exists bool) (string, bool) {
+func (mr MergeRequest) descriptionOver(current string, exists bool) (string, bool) {
 	if len(mr.Changes) == 0 {
 		if exists && mr.KeepDescription {
 			return current, false

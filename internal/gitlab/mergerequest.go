@@ -144,7 +144,7 @@ func (c *Client) create(ctx context.Context, mr MergeRequest) (*MR, error) {
 		TargetBranch:       gl.Ptr(mr.TargetBranch),
 		RemoveSourceBranch: gl.Ptr(mr.RemoveSourceBranch),
 	}
-	description, _ := mr.description("", false)
+	description, _ := mr.descriptionOver("", false)
 	opt.Description = gl.Ptr(description)
 	if len(mr.Labels) > 0 {
 		opt.Labels = (*gl.LabelOptions)(&mr.Labels)
@@ -165,7 +165,7 @@ func (c *Client) update(ctx context.Context, mr MergeRequest, open *gl.BasicMerg
 		Title:              gl.Ptr(mr.Title),
 		RemoveSourceBranch: gl.Ptr(mr.RemoveSourceBranch),
 	}
-	if description, changed := mr.description(open.Description, true); changed {
+	if description, changed := mr.descriptionOver(open.Description, true); changed {
 		opt.Description = gl.Ptr(description)
 	}
 	if len(mr.Labels) > 0 {
