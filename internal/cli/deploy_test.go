@@ -82,7 +82,7 @@ chains:
   ehealth: [exttest, preprod]
   shop: [staging]
   gov: [notprod]
-  govmr: [dev]
+  govmr: [prod]
 environments:
   - name: exttest
     desiredState: {repo: %q, branch: master, path: exttest.yaml, format: helmsman}
@@ -97,7 +97,7 @@ environments:
   - name: preprod
     desiredState: {repo: %q, branch: master, path: exttest.yaml, format: helmsman}
     land: {via: merge-request, sourceBranch: master, targetBranch: prod}
-  - name: dev
+  - name: prod
     desiredState: {repo: %q, branch: master, path: ".", format: helmfile}
     land: {via: merge-request, targetBranch: master}
 `, f.gitlab.URL, tokenFile, repos["helmsman"].HTTPURL, repos["flux"].HTTPURL, repos["helmfile"].HTTPURL, repos["helmsman"].HTTPURL, repos["helmfile"].HTTPURL))
@@ -207,7 +207,7 @@ func TestDeployMergeRequestFromABranchOfItsOwn(t *testing.T) {
 	env := append(f.environ, "HOME="+t.TempDir(), "STEPPER_CHAIN=govmr")
 	before, _ := f.repos["helmfile"].Rev("master")
 	for range 2 {
-		r := runCLI(t, env, "deploy", "-c", f.config, "--env", "dev", "--app", "casework-api", "--from-result", f.built, "-m", "fixes HOCS-77")
+		r := runCLI(t, env, "deploy", "-c", f.config, "--env", "prod", "--app", "casework-api", "--from-result", f.built, "-m", "fixes HOCS-77")
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s", r.code, r.stderr)
 		}
@@ -220,7 +220,7 @@ func TestDeployMergeRequestFromABranchOfItsOwn(t *testing.T) {
 		t.Fatalf("%d merge requests, want 1", len(mrs))
 	}
 	mr := mrs[0]
-	if !strings.HasPrefix(mr.SourceBranch, "stepper/dev/casework-api-") || mr.TargetBranch != "master" || mr.State != "opened" {
+	if !strings.HasPrefix(mr.SourceBranch, "stepper/prod/casework-api-") || mr.TargetBranch != "master" || mr.State != "opened" {
 		t.Errorf("merge request %s -> %s (%s)", mr.SourceBranch, mr.TargetBranch, mr.State)
 	}
 	for _, want := range []string{f.digest, "signature: verified", "/-/pipelines/7", "```diff", "fixes HOCS-77"} {

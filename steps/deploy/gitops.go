@@ -220,7 +220,10 @@ func (s *Step) prefixTag(ctx context.Context, job Job, img release.Ref) (release
 	if err != nil {
 		return img, exit.Usagef("image %s: %v", img, err)
 	}
-	if err := s.Images.Tag(ctx, digest, []string{tagged.Tag}, false); err != nil {
+	// The prefixed tag mirrors the tag just verified to name this digest:
+	// where that tag was moved on purpose (--allow-retag), the mirror
+	// follows it.
+	if err := s.Images.Tag(ctx, digest, []string{tagged.Tag}, true); err != nil {
 		return img, err
 	}
 	logging.From(ctx).Info().Str(logging.Image, tagged.String()).Msgf("tagged for %s", job.Env.Name)
