@@ -198,9 +198,11 @@ func (r *Repo) reuse(ctx context.Context) error {
 }
 
 // refresh fetches the branch and resets the working tree to it, dropping
-// local commits and files.
+// local commits and files. The fetch brings only what is new: history the
+// checkout already has (Log deepens it) is kept, so a cached checkout
+// answers history questions without going back to the remote.
 func (r *Repo) refresh(ctx context.Context) error {
-	if _, err := r.git(ctx, "", "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", r.trackingRefspec()); err != nil {
+	if _, err := r.git(ctx, "", "fetch", "--quiet", "--no-tags", "origin", r.trackingRefspec()); err != nil {
 		return r.remoteError("fetch", err)
 	}
 	if _, err := r.git(ctx, "", "checkout", "--quiet", "--force", "-B", r.branch, r.trackingRef()); err != nil {
