@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/release"
 )
 
 // approved is one entry of the approved base images: a repository, and the
@@ -52,26 +53,15 @@ func parseApproved(entries []string) ([]approved, error) {
 // apart what was written from name's defaults (an unwritten tag is "", not
 // latest).
 func parseRef(ref string) (approved, error) {
-	rest, digest, hasDigest := strings.Cut(ref, "@")
-	tag := ""
-	if i := strings.LastIndex(rest, ":"); i > strings.LastIndex(rest, "/") {
-		rest, tag = rest[:i], rest[i+1:]
-	}
-	repo, err := name.NewRepository(rest)
+	r, err := release.ParseAny(ref)
 	if err != nil {
 		return approved{}, err
 	}
-	if tag != "" {
-		if _, err := name.NewTag(repo.Name() + ":" + tag); err != nil {
-			return approved{}, err
-		}
+	repo, err := name.NewRepository(r.Repository)
+	if err != nil {
+		return approved{}, err
 	}
-	if hasDigest {
-		if _, err := name.NewDigest(repo.Name() + "@" + digest); err != nil {
-			return approved{}, err
-		}
-	}
-	return approved{entry: ref, repo: repo, tag: tag, digest: digest}, nil
+	return approved{entry: ref, repo: repo, tag: r.Tag, digest: r.Digest}, nil
 }
 
 // notApproved is the refusal every base check ends in.

@@ -19,7 +19,18 @@ type Ref struct {
 }
 
 // ParseRef splits "repository[:tag][@sha256:...]" and checks each part.
+// A reference names a tag, a digest or both.
 func ParseRef(s string) (Ref, error) {
+	r, err := ParseAny(s)
+	if err == nil && r.Tag == "" && r.Digest == "" {
+		return Ref{}, fmt.Errorf("image %q: give a tag, a digest or both", s)
+	}
+	return r, err
+}
+
+// ParseAny is ParseRef that also takes a bare repository, as lists of
+// approved images write them.
+func ParseAny(s string) (Ref, error) {
 	var r Ref
 	rest := strings.TrimSpace(s)
 	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
@@ -39,9 +50,6 @@ func ParseRef(s string) (Ref, error) {
 	r.Repository = rest
 	if _, err := name.NewRepository(rest); err != nil || rest == "" {
 		return Ref{}, fmt.Errorf("image %q: repository %q is not a valid image repository", s, rest)
-	}
-	if r.Tag == "" && r.Digest == "" {
-		return Ref{}, fmt.Errorf("image %q: give a tag, a digest or both", s)
 	}
 	return r, nil
 }
