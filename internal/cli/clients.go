@@ -144,3 +144,68 @@ func cacheDir(name string) string {
 	}
 	return filepath.Join(base, "stepper", name)
 }
+
+// registryClient logs in with registry.credentials, else the CI job's
+// registry variables, else the Docker config.
+func registryClient(ctx context.Context, rt *Runtime, cfg *config.Config) (*registry.Client, error) {
+	creds := cfg.Registry.Credentials
+	user, err := creds.Username.Resolve(ctx, rt.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	pass, err := creds.Password.Resolve(ctx, rt.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	var progress registry.Progress
+	if rt.Terminal {
+		progress = registry.NewTerminalProgress(rt.Stderr)
+	} else {
+		progress = registry.NewLogProgress(ctx)
+	}
+	return registry.New(registry.Options{
+		Keychain: registry.Keychain(registry.KeychainOptions{
+			Host: cfg.Registry.Host, Username: user, Password: pass,
+			DockerConfig: creds.DockerConfig.Expand(), Environ: rt.Environ,
+		}),
+		Insecure: cfg.Registry.Insecure,
+		Progress: progress,
+	}), nil
+}
+
+// loadSigner loads signing.key: a key file or variable holding an encrypted
+// cosign key with signing.password, or a KMS key used in place.
+func loadSigner(ctx context.Context, rt *Runtime, cfg *config.Config, client *registry.Client) (*signing.Key, signing.Options, error) {
+	if err := cfg.Require("signing.key"); err != nil {
+		return nil, signing.Options{}, err
+	}
+	var src signing.KeySource
+	if uri, ok := cfg.Signing.Key.KeyReference(); ok {
+		src.KMS = uri
+	} else {
+		key, err := cfg.Signing.Key.Resolve(ctx, rt.Secrets)
+		if err != nil {
+			return nil, signing.Options{}, err
+		}
+		src.PEM = []byte(key.Reveal())
+	}
+	pass, err := cfg.Signing.Password.Resolve(ctx, rt.Secrets)
+	if err != nil {
+		return nil, signing.Options{}, err
+	}
+	src.Password = []byte(pass.Reveal())
+	key, err := signing.LoadKey(ctx, src)
+	if err != nil {
+		return nil, signing.Options{}, err
+	}
+	return key, signing.Options{Format: signingFormat(cfg), RemoteOptions: client.RemoteOptions(ctx)}, nil
+}
+
+// signingFormat is signing.format, sig-tag when unset: where signatures and
+// attestations are written, and where verification looks.
+func signingFormat(cfg *config.Config) signing.Format {
+	if cfg.Signing.Format == "" {
+		return signing.FormatSigTag
+	}
+	return signing.Format(cfg.Signing.Format)
+}

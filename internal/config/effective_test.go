@@ -72,7 +72,7 @@ func TestEffectiveJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	if withSources.Sources["registry.insecure"] != "env STEPPER_REGISTRY_INSECURE" ||
-		!strings.HasSuffix(withSources.Sources["environments[qa].land.via"], "gov-helmfile.yaml:41") ||
+		!strings.HasSuffix(withSources.Sources["environments[qa].land.via"], "gov-helmfile.yaml:45") ||
 		withSources.Sources["signing.format"] != "default" || withSources.Config["chain"] != "release" {
 		t.Errorf("sources = %v", withSources.Sources)
 	}
