@@ -48,19 +48,24 @@ func New(w io.Writer, o Options) (zerolog.Logger, error) {
 	if err != nil || o.Level == "" {
 		return zerolog.Nop(), fmt.Errorf("log level %q: use one of trace, debug, info, warn, error", o.Level)
 	}
-	masked := w
+	// The mask sees every record twice on the console: as the JSON zerolog
+	// wrote, before the console writer decodes and re-quotes it, and as the
+	// text the console writer prints. Set.Add registers the escaped forms
+	// each of those encodings gives a secret.
+	mask := func(w io.Writer) io.Writer { return w }
 	if o.Secrets != nil {
-		masked = o.Secrets.Writer(w)
+		mask = o.Secrets.Writer
 	}
+	masked := mask(w)
 	var out io.Writer
 	switch o.Format {
 	case FormatJSON:
 		out = masked
 	case FormatConsole:
-		out = console(masked, false)
+		out = mask(console(masked, false))
 	case FormatAuto, "":
 		if isTerminal(w) {
-			out = console(masked, false)
+			out = mask(console(masked, false))
 		} else {
 			out = masked
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -68,4 +69,49 @@ func TestFromContext(t *testing.T) {
 	if !strings.Contains(buf.String(), "hello") {
 		t.Fatal("logger from context did not write")
 	}
+}
+
+// Secrets that zerolog and the console writer escape, and one shorter than
+// the substring-masking minimum, are masked in both formats at trace level.
+func TestEscapedAndShortSecretsMasked(t *testing.T) {
+	secrets := map[string]string{
+		"quote-amp-angle": `pa"ss&w0rd<x`,
+		"backslash":       `back\slash\pa>ss`,
+		"short":           "q7z",
+	}
+	for _, format := range []string{FormatJSON, FormatConsole} {
+		for name, sec := range secrets {
+			t.Run(format+"/"+name, func(t *testing.T) {
+				set := secret.NewSet()
+				set.Add(sec)
+				var buf bytes.Buffer
+				log, err := New(&buf, Options{Format: format, Level: "trace", Secrets: set})
+				if err != nil {
+					t.Fatal(err)
+				}
+				log.Trace().Str("password", sec).Strs("args", []string{"--password", sec}).
+					Interface("cfg", map[string]string{"token": sec}).
+					Err(errors.New("login with " + sec + " refused")).Msg("using " + sec)
+				out := buf.String()
+				for _, leak := range leakedForms(sec) {
+					if strings.Contains(out, leak) {
+						t.Fatalf("secret %q leaked as %q in %s", sec, leak, out)
+					}
+				}
+				if !strings.Contains(out, secret.Masked) {
+					t.Fatalf("nothing masked in %s", out)
+				}
+			})
+		}
+	}
+}
+
+// leakedForms are the renderings of sec a log line must not hold.
+func leakedForms(sec string) []string {
+	js, _ := json.Marshal(sec)
+	forms := []string{sec, string(js[1 : len(js)-1]), strings.Trim(fmt.Sprintf("%q", sec), `"`)}
+	if len(sec) < 4 { // short secrets are masked as whole tokens only
+		return []string{"=" + sec, `"` + sec + `"`, " " + sec + " "}
+	}
+	return forms
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"strings"
 	"testing"
 )
@@ -40,13 +41,48 @@ func TestLongestSecretMaskedWhole(t *testing.T) {
 	}
 }
 
-func TestShortValuesRefused(t *testing.T) {
+func TestShortSecretsMaskedAsWholeTokens(t *testing.T) {
 	s := NewSet()
-	if s.Add("ab") {
-		t.Error("Add accepted a 2-character secret")
+	if !s.Add("x9z") {
+		t.Fatal("Add refused a 3-character secret")
 	}
-	if got := s.Mask("ab cd"); got != "ab cd" {
-		t.Errorf("got %q", got)
+	for in, want := range map[string]string{
+		"password=x9z":            "password=" + Masked,
+		`{"token":"x9z"}`:         `{"token":"` + Masked + `"}`,
+		"user:x9z@host":           "user:" + Masked + "@host",
+		"x9z":                     Masked,
+		"ax9z x9za x9z_ 1x9z":     "ax9z x9za x9z_ 1x9z", // inside words: left alone
+		"login x9z, then x9z.":    "login " + Masked + ", then " + Masked + ".",
+		"b64 " + "eDl6" + " done": "b64 " + Masked + " done",
+	} {
+		if got := s.Mask(in); got != want {
+			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if s.Add("") {
+		t.Error("Add accepted an empty secret")
+	}
+}
+
+func TestEscapedFormsMasked(t *testing.T) {
+	for _, sec := range []string{`pa"ss&w0rd<x`, `back\slash>`, "tab\tand\u2028line"} {
+		s := NewSet()
+		s.Add(sec)
+		var noHTML bytes.Buffer
+		enc := json.NewEncoder(&noHTML)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(sec)
+		htmlJSON, _ := json.Marshal(sec)
+		for _, rendered := range []string{
+			string(htmlJSON),
+			noHTML.String(),
+			fmt.Sprintf("%q", sec),
+			html.EscapeString(sec),
+		} {
+			if got := s.Mask("x " + rendered + " y"); strings.Contains(got, "w0rd") || strings.Contains(got, "slash") || strings.Contains(got, "and") {
+				t.Errorf("secret %q leaked from rendering %q: %q", sec, rendered, got)
+			}
+		}
 	}
 }
 
