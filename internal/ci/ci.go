@@ -42,15 +42,6 @@ func (i Info) ShortSHA() string {
 	return i.CommitSHA
 }
 
-// SecretVariables are variables CI servers fill with credentials. Their values
-// are registered as secrets whatever the step does with them.
-var SecretVariables = []string{
-	"CI_JOB_TOKEN", "CI_REGISTRY_PASSWORD", "CI_DEPLOY_PASSWORD", "CI_DEPENDENCY_PROXY_PASSWORD",
-	"CI_BUILD_TOKEN", "CI_JOB_JWT", "CI_JOB_JWT_V2",
-	"GITLAB_TOKEN", "JENKINS_TOKEN", "JENKINS_API_TOKEN",
-	"COSIGN_PASSWORD", "COSIGN_PRIVATE_KEY",
-}
-
 // Detect reads environ (os.Environ form) and reports the CI system and run.
 func Detect(environ []string) Info {
 	env := toMap(environ)

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -226,12 +225,7 @@ func printError(rt *Runtime, err error, code int) {
 }
 
 func registerCISecrets(set *secret.Set, environ []string) {
-	for _, kv := range environ {
-		name, value, _ := strings.Cut(kv, "=")
-		for _, s := range ci.SecretVariables {
-			if name == s {
-				set.Add(value)
-			}
-		}
+	for _, v := range ci.SecretValues(environ) {
+		set.Add(v)
 	}
 }

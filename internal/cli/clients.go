@@ -163,11 +163,15 @@ func registryClient(ctx context.Context, rt *Runtime, cfg *config.Config) (*regi
 	} else {
 		progress = registry.NewLogProgress(ctx)
 	}
+	// Every password the keychain hands out, from a docker config, a
+	// credential helper or the environment, is masked from then on.
+	keychain := maskingKeychain{set: rt.Secrets, inner: registry.Keychain(registry.KeychainOptions{
+		Host: cfg.Registry.Host, Username: user, Password: pass,
+		DockerConfig: creds.DockerConfig.Expand(), Environ: rt.Environ,
+	})}
+	registerDockerConfigSecrets(rt.Secrets, creds.DockerConfig.Expand(), rt.Environ)
 	return registry.New(registry.Options{
-		Keychain: registry.Keychain(registry.KeychainOptions{
-			Host: cfg.Registry.Host, Username: user, Password: pass,
-			DockerConfig: creds.DockerConfig.Expand(), Environ: rt.Environ,
-		}),
+		Keychain: keychain,
 		Insecure: cfg.Registry.Insecure,
 		Progress: progress,
 	}), nil
