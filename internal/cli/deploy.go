@@ -63,6 +63,13 @@ func (c *DeployCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, cl
 	step := &deploy.Step{}
 	if c.Apply {
 		step.Helm, step.Reader = clients.Helm(), clients.Checkouts()
+		// The apply job installs only digests an approved key signed;
+		// without signing.publicKeys the step refuses every app.
+		if v, err := clients.Verifier(); err != nil {
+			return err
+		} else if v != nil {
+			step.Verifier = v
+		}
 		if c.Wait {
 			if step.Waiter, err = kube.WaiterFromKubeconfig(c.Kubeconfig, c.KubeContext, kube.WaiterOptions{}); err != nil {
 				return err

@@ -28,6 +28,10 @@ type ChartRef struct {
 	// Path is a chart directory or .tgz; when set, the other fields are
 	// ignored.
 	Path string
+	// Root, when set, confines Path: Path is then a slash-separated name
+	// inside Root (an fs.FS such as os.Root.FS), and nothing outside Root
+	// is read, neither through "..", an absolute path nor a symlink.
+	Root fs.FS
 	// Repo is an http(s) chart repository URL (the directory holding
 	// index.yaml) or an OCI repository prefix, oci://host/path.
 	Repo string
@@ -139,6 +143,9 @@ func (c *Client) Load(ctx context.Context, ref ChartRef) (*LoadedChart, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ref.Path != "" && ref.Root != nil {
+		return loadConfined(ref.Root, ref.Path)
+	}
 	if ref.Path != "" {
 		return c.loadLocal(ref.Path)
 	}
@@ -183,6 +190,9 @@ func (c *Client) Load(ctx context.Context, ref ChartRef) (*LoadedChart, error) {
 // there, otherwise downloaded and saved to file.
 func (c *Client) fetchChart(ctx context.Context, ref ChartRef, file string) ([]byte, error) {
 	if data, err := os.ReadFile(file); err == nil {
+		if err := c.checkCached(ctx, ref, file, data); err != nil {
+			return nil, err
+		}
 		logging.From(ctx).Debug().Str("chart", ref.String()).Str("file", file).Msg("chart found in cache")
 		return data, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"regexp"
@@ -50,6 +51,10 @@ type RenderOptions struct {
 	ValueFiles []string
 	Set        []string
 	SetString  []string
+	// ValuesFS, when set, confines ValueFiles: each is then a relative,
+	// slash-separated name inside ValuesFS (an os.Root's FS, say), and a
+	// file that leads outside it is refused.
+	ValuesFS fs.FS
 	// KubeVersion is the Kubernetes version charts see in
 	// .Capabilities.KubeVersion and check against Chart.yaml's kubeVersion;
 	// "" means DefaultKubeVersion. No cluster is asked.
@@ -258,9 +263,15 @@ func mergeValues(o RenderOptions) (map[string]any, error) {
 		vals = map[string]any{}
 	}
 	for _, f := range o.ValueFiles {
-		data, err := os.ReadFile(f)
+		var data []byte
+		var err error
+		if o.ValuesFS != nil {
+			data, err = ReadConfined(o.ValuesFS, "values file", f)
+		} else if data, err = os.ReadFile(f); err != nil {
+			err = exit.Usagef("values file: %w", err)
+		}
 		if err != nil {
-			return nil, exit.Usagef("values file: %w", err)
+			return nil, err
 		}
 		fileVals, err := common.ReadValues(data)
 		if err != nil {

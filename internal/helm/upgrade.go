@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"helm.sh/helm/v4/pkg/action"
@@ -42,6 +43,8 @@ type UpgradeOptions struct {
 	ValueFiles []string
 	Set        []string
 	SetString  []string
+	// ValuesFS confines ValueFiles, as in RenderOptions.
+	ValuesFS fs.FS
 	// CreateNamespace creates Namespace on install when it is missing.
 	CreateNamespace bool
 	// Timeout bounds each wait (hooks, the release's objects, a rollback);
@@ -107,7 +110,7 @@ func (o *UpgradeOptions) check() error {
 // values merges the user's values and returns them with a redactor that
 // hides them.
 func (o *UpgradeOptions) values() (map[string]any, redactor, error) {
-	vals, err := mergeValues(RenderOptions{Values: o.Values, ValueFiles: o.ValueFiles, Set: o.Set, SetString: o.SetString})
+	vals, err := mergeValues(RenderOptions{Values: o.Values, ValueFiles: o.ValueFiles, ValuesFS: o.ValuesFS, Set: o.Set, SetString: o.SetString})
 	red := newRedactor(vals, append(append([]string{}, o.Set...), o.SetString...)...)
 	if err != nil {
 		// A --set that does not parse is not in vals; its raw text is in

@@ -73,7 +73,11 @@ type State struct {
 	Doc    desiredstate.Document
 	Dir    string
 	Commit string
-	close  func()
+	// Root is the checkout's top directory, which holds Dir: nothing a
+	// desired state names (values files, chart paths) may be read from
+	// outside it.
+	Root  string
+	close func()
 }
 
 // Close removes a clone made for the read.
@@ -106,7 +110,7 @@ func (c *Checkouts) Read(ctx context.Context, s Spec, local string) (*State, err
 		if err != nil {
 			return nil, err
 		}
-		return &State{Doc: doc, Dir: stateDir(root, path)}, nil
+		return &State{Doc: doc, Dir: stateDir(root, path), Root: root}, nil
 	}
 	if s.Repo == "" {
 		return nil, exit.Usagef("environment %s has no desiredState.repo: set it, or pass --state with a checkout", s.Env)
@@ -126,7 +130,7 @@ func (c *Checkouts) Read(ctx context.Context, s Spec, local string) (*State, err
 		cleanup()
 		return nil, err
 	}
-	return &State{Doc: doc, Dir: stateDir(repo.Dir(), s.Path), Commit: repo.Head(), close: cleanup}, nil
+	return &State{Doc: doc, Dir: stateDir(repo.Dir(), s.Path), Commit: repo.Head(), Root: repo.Dir(), close: cleanup}, nil
 }
 
 // stateDir is the directory of path under root: path itself when it is a

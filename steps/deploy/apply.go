@@ -3,7 +3,8 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"io/fs"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -38,14 +39,20 @@ func (s *Step) apply(ctx context.Context, job Job) (*Outcome, error) {
 		return nil, err
 	}
 	defer st.Close()
+	checkout, dir, err := openCheckout(st)
+	if err != nil {
+		return nil, err
+	}
+	defer checkout.Close()
 	a := &applier{
-		helm: s.Helm, waiter: s.Waiter, cluster: helm.Cluster{Kubeconfig: job.Kubeconfig, Context: job.KubeContext},
+		helm: s.Helm, waiter: s.Waiter, verifier: s.Verifier, cluster: helm.Cluster{Kubeconfig: job.Kubeconfig, Context: job.KubeContext},
+		checkout: checkout.FS(), dir: dir,
 		owner: job.Owner, timeout: job.Timeout, rollbackOnFailure: job.RollbackOnFailure, includeProtected: job.IncludeProtected,
 	}
 	if !job.Wait {
 		a.waiter = nil
 	}
-	results, err := a.run(ctx, st.Doc, st.Dir, job.App, job.DryRun)
+	results, err := a.run(ctx, st.Doc, job.App, job.DryRun)
 	out := &Outcome{Applied: results, DryRun: job.DryRun}
 	if out.Applied == nil {
 		out.Applied = []*helm.ReleaseResult{}
@@ -72,9 +79,15 @@ func appliedCheck(r *helm.ReleaseResult, dryRun bool) report.Check {
 
 // applier applies one desired state.
 type applier struct {
-	helm    Releases
-	cluster helm.Cluster
-	waiter  helm.Waiter
+	helm     Releases
+	cluster  helm.Cluster
+	waiter   helm.Waiter
+	verifier Verifier
+	// checkout is the desired state's checkout, and dir the directory in
+	// it that relative values files and chart paths start from; nothing
+	// outside checkout is read.
+	checkout fs.FS
+	dir      string
 	// owner names who applies (job URL or user); it is recorded on the
 	// release so a stale lock can be recognised as ours.
 	owner             string
@@ -84,9 +97,10 @@ type applier struct {
 	includeProtected bool
 }
 
-// run applies doc's apps (only the one named, when only is set). stateDir
-// resolves relative values files and chart paths. With dryRun it plans.
-func (a *applier) run(ctx context.Context, doc desiredstate.Document, stateDir, only string, dryRun bool) ([]*helm.ReleaseResult, error) {
+// run applies doc's apps (only the one named, when only is set). Every app
+// is verified first (see trust.go), and nothing is written unless all of
+// them pass. With dryRun it plans.
+func (a *applier) run(ctx context.Context, doc desiredstate.Document, only string, dryRun bool) ([]*helm.ReleaseResult, error) {
 	apps, err := doc.Apps()
 	if err != nil {
 		return nil, exit.Mark(exit.Usage, err)
@@ -110,6 +124,10 @@ func (a *applier) run(ctx context.Context, doc desiredstate.Document, stateDir, 
 	}
 	// Lower priority values go first, as in Helmsman.
 	slices.SortStableFunc(queue, func(x, y desiredstate.App) int { return x.Priority - y.Priority })
+	prepared, err := a.verifyAll(ctx, queue)
+	if err != nil {
+		return nil, err
+	}
 	var results []*helm.ReleaseResult
 	for len(queue) > 0 {
 		n := 1
@@ -118,7 +136,7 @@ func (a *applier) run(ctx context.Context, doc desiredstate.Document, stateDir, 
 		}
 		group := queue[:n]
 		queue = queue[n:]
-		rs, err := a.group(ctx, group, stateDir, dryRun)
+		rs, err := a.group(ctx, group, prepared, dryRun)
 		results = append(results, rs...)
 		if err != nil {
 			return results, err
@@ -129,12 +147,22 @@ func (a *applier) run(ctx context.Context, doc desiredstate.Document, stateDir, 
 
 // group applies apps of one priority side by side and reports every
 // failure, not just the first.
-func (a *applier) group(ctx context.Context, apps []desiredstate.App, stateDir string, dryRun bool) ([]*helm.ReleaseResult, error) {
+func (a *applier) group(ctx context.Context, apps []desiredstate.App, prepared map[string]helm.UpgradeOptions, dryRun bool) ([]*helm.ReleaseResult, error) {
 	results := make([]*helm.ReleaseResult, len(apps))
 	errs := make([]error, len(apps))
 	var wg sync.WaitGroup
 	for i, app := range apps {
-		wg.Go(func() { results[i], errs[i] = a.one(ctx, app, stateDir, dryRun) })
+		wg.Go(func() {
+			// A panic in one app's apply must not take the others down
+			// with the process: it fails that app, by name.
+			defer func() {
+				if p := recover(); p != nil {
+					logging.From(ctx).Error().Str(logging.App, app.Name).Str("panic", fmt.Sprint(p)).Bytes("stack", debug.Stack()).Msg("apply panicked")
+					errs[i] = exit.Infraf("internal error (panic: %v); the release was not left pending, see the log for the stack and report it", p)
+				}
+			}()
+			results[i], errs[i] = a.one(ctx, app, prepared[app.Name], dryRun)
+		})
 	}
 	wg.Wait()
 	var failed []string
@@ -159,33 +187,8 @@ func (a *applier) group(ctx context.Context, apps []desiredstate.App, stateDir s
 	return out, nil
 }
 
-func (a *applier) one(ctx context.Context, app desiredstate.App, stateDir string, dryRun bool) (*helm.ReleaseResult, error) {
-	ref := helm.ChartRef{Repo: app.Chart.RepoURL, Name: app.Chart.Name, Version: app.ChartVersion}
-	if ref.Repo == "" && isPath(app.Chart.String()) {
-		ref = helm.ChartRef{Path: filepath.Join(stateDir, app.Chart.String())}
-	}
-	if ref.Repo == "" && ref.Path == "" {
-		return nil, exit.Usagef("app %s: chart %s has no repository URL in the desired state (helmRepos)", app.Name, app.Chart)
-	}
-	ch, err := a.helm.Load(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	o := helm.UpgradeOptions{
-		Release: app.Name, Namespace: app.Namespace, Chart: ch, CreateNamespace: true,
-		Timeout: a.timeoutOf(app), Wait: true, RollbackOnFailure: a.rollbackOnFailure, Owner: a.owner, Waiter: a.waiter,
-	}
-	vals, err := valuesMap(app.Set, app.SetString)
-	if err != nil {
-		return nil, exit.Usagef("app %s: %v", app.Name, err)
-	}
-	o.Values = vals
-	for _, f := range app.ValuesFiles {
-		if !filepath.IsAbs(f) {
-			f = filepath.Join(stateDir, f)
-		}
-		o.ValueFiles = append(o.ValueFiles, f)
-	}
+// one applies an app verified by verifyAll.
+func (a *applier) one(ctx context.Context, app desiredstate.App, o helm.UpgradeOptions, dryRun bool) (*helm.ReleaseResult, error) {
 	if dryRun {
 		return a.helm.Plan(ctx, a.cluster, o)
 	}

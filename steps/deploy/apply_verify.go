@@ -1,0 +1,153 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/stepper-cd/stepper/internal/desiredstate"
+	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/helm"
+	"github.com/stepper-cd/stepper/internal/land"
+	"github.com/stepper-cd/stepper/internal/logging"
+)
+
+// The apply job runs with the platform's privileges on every cluster, on
+// a desired state that vendors' pipelines write. So before it writes
+// anything it verifies every app it will install (verifyAll): the image
+// is pinned by a digest an approved key signed, the chart is the one the
+// desired state names and matches its repository's digest, and every file
+// the desired state names lies inside its checkout.
+
+// openCheckout opens the state's checkout as a root nothing leaves (no
+// "..", absolute path or symlink out of it), and says where the state's
+// directory is inside it.
+func openCheckout(st *land.State) (*os.Root, string, error) {
+	top := st.Root
+	if top == "" {
+		top = st.Dir
+	}
+	root, err := os.OpenRoot(top)
+	if err != nil {
+		return nil, "", exit.Usagef("desired-state checkout %s: %v", top, err)
+	}
+	dir, err := filepath.Rel(top, st.Dir)
+	if err != nil || !filepathLocal(dir) {
+		root.Close()
+		return nil, "", exit.Usagef("desired-state directory %s is not inside its checkout %s", st.Dir, top)
+	}
+	return root, filepath.ToSlash(dir), nil
+}
+
+func filepathLocal(p string) bool { return p == "." || filepath.IsLocal(p) }
+
+// verifyAll verifies every app of queue and returns the upgrade of each,
+// by app name. It fails, naming each app that does not pass, before any
+// app is applied: a release either goes with all the others or none does.
+func (a *applier) verifyAll(ctx context.Context, queue []desiredstate.App) (map[string]helm.UpgradeOptions, error) {
+	prepared := make(map[string]helm.UpgradeOptions, len(queue))
+	var failed []string
+	class := exit.OK
+	for _, app := range queue {
+		o, err := a.prepare(ctx, app)
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", app.Name, err))
+			if c := exit.ClassOf(err); class == exit.OK || c == exit.Failed {
+				class = c
+			}
+			continue
+		}
+		prepared[app.Name] = o
+	}
+	if len(failed) > 0 {
+		return nil, exit.Mark(class, fmt.Errorf("the desired state was not applied, nothing was written to the cluster: %d of %d apps failed verification:\n  %s",
+			len(failed), len(queue), strings.Join(failed, "\n  ")))
+	}
+	return prepared, nil
+}
+
+// prepare verifies one app and returns its upgrade.
+func (a *applier) prepare(ctx context.Context, app desiredstate.App) (helm.UpgradeOptions, error) {
+	if err := a.verifyImage(ctx, app); err != nil {
+		return helm.UpgradeOptions{}, err
+	}
+	ref := helm.ChartRef{Repo: app.Chart.RepoURL, Name: app.Chart.Name, Version: app.ChartVersion}
+	if ref.Repo == "" && isPath(app.Chart.String()) {
+		p, err := a.inCheckout("chart path", app.Chart.String())
+		if err != nil {
+			return helm.UpgradeOptions{}, err
+		}
+		ref = helm.ChartRef{Path: p, Root: a.checkout}
+	}
+	if ref.Repo == "" && ref.Path == "" {
+		return helm.UpgradeOptions{}, exit.Usagef("chart %s has no repository URL in the desired state (helmRepos)", app.Chart)
+	}
+	ch, err := a.helm.Load(ctx, ref)
+	if err != nil {
+		return helm.UpgradeOptions{}, err
+	}
+	o := helm.UpgradeOptions{
+		Release: app.Name, Namespace: app.Namespace, Chart: ch, CreateNamespace: true,
+		Timeout: a.timeoutOf(app), Wait: true, RollbackOnFailure: a.rollbackOnFailure, Owner: a.owner, Waiter: a.waiter,
+		ValuesFS: a.checkout,
+	}
+	if o.Values, err = valuesMap(app.Set, app.SetString); err != nil {
+		return helm.UpgradeOptions{}, exit.Mark(exit.Usage, err)
+	}
+	for _, f := range app.ValuesFiles {
+		p, err := a.inCheckout("values file", f)
+		if err != nil {
+			return helm.UpgradeOptions{}, err
+		}
+		o.ValueFiles = append(o.ValueFiles, p)
+	}
+	if err := helm.CheckValueFiles(a.checkout, o.ValueFiles); err != nil {
+		return helm.UpgradeOptions{}, err
+	}
+	return o, nil
+}
+
+// inCheckout is the name in the checkout of p, a path the desired state
+// gives relative to its own directory. An absolute path, or one that
+// climbs out of the checkout, is refused.
+func (a *applier) inCheckout(what, p string) (string, error) {
+	if filepath.IsAbs(p) || strings.HasPrefix(p, "/") {
+		return helm.ConfinedName(what, p)
+	}
+	name, err := helm.ConfinedName(what, path.Join(a.dir, filepath.ToSlash(p)))
+	if err != nil {
+		return "", exit.Usagef("%s %q leaves the desired-state checkout: name a file inside it, relative to the desired-state file", what, p)
+	}
+	return name, nil
+}
+
+// verifyImage refuses an app unless its image is pinned by digest and the
+// digest is signed by an approved key.
+func (a *applier) verifyImage(ctx context.Context, app desiredstate.App) error {
+	img := app.Image
+	switch {
+	case img.IsZero():
+		return exit.Failedf("the desired state names no image for it (image.repository, image.tag, image.digest): " +
+			"the apply job installs only images pinned by a signed digest; deploy the release with stepper deploy")
+	case img.Digest == "":
+		return exit.Failedf("image %s is pinned by tag only, and a tag can move: pin it by its signed digest (image.digest: sha256:...), as stepper deploy writes it", img)
+	}
+	digest, err := name.NewDigest(img.Repository+"@"+img.Digest, name.StrictValidation)
+	if err != nil {
+		return exit.Usagef("image %s: %v; give repository and digest literally (sha256: and 64 hex digits)", img, err)
+	}
+	if a.verifier == nil {
+		return exit.Usagef("the apply job verifies image signatures before it installs anything: set signing.publicKeys")
+	}
+	v, err := a.verifier.Verify(ctx, digest)
+	if err != nil {
+		return fmt.Errorf("image %s refused: %w", digest, err)
+	}
+	logging.From(ctx).Info().Str(logging.App, app.Name).Str(logging.Digest, img.Digest).Str("key", v.KeyID).Msg("signature verified")
+	return nil
+}
