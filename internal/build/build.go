@@ -173,8 +173,9 @@ func (r *Result) Close() error {
 type Builders struct {
 	// LookPath finds a builder tool; nil means exec.LookPath.
 	LookPath func(file string) (string, error)
-	// Environ is the environment of builder tools and of bare --build-arg
-	// names; nil means os.Environ().
+	// Environ is where bare --build-arg names are resolved, and the source
+	// of builder tools' environment, which keeps only what builders need
+	// (toolEnviron); nil means os.Environ().
 	Environ []string
 	// Images fetches base images.
 	Images Images
@@ -290,6 +291,47 @@ func (b *Builders) environ() []string {
 		return b.Environ
 	}
 	return os.Environ()
+}
+
+// toolEnviron is the environment a builder tool runs with: only what
+// builders need to find storage, registries, proxies and certificates.
+// The vendor's Dockerfile runs under the tool, so nothing else of the job's
+// environment (a signing key's password, cloud or CI tokens) reaches it.
+func (b *Builders) toolEnviron() []string {
+	var out []string
+	for _, kv := range b.environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if toolVariable(name) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// toolVariables and toolPrefixes are what toolEnviron keeps.
+var (
+	toolVariables = map[string]bool{
+		"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "TMPDIR": true, "TZ": true, "LANG": true, "TERM": true,
+		"HTTP_PROXY": true, "HTTPS_PROXY": true, "NO_PROXY": true, "ALL_PROXY": true,
+		"http_proxy": true, "https_proxy": true, "no_proxy": true, "all_proxy": true,
+		"REGISTRY_AUTH_FILE": true, "DOCKER_CONFIG": true, "DOCKER_HOST": true, "DOCKER_CONTEXT": true,
+		"DOCKER_TLS_VERIFY": true, "DOCKER_CERT_PATH": true, "DOCKER_BUILDKIT": true,
+		"XDG_RUNTIME_DIR": true, "XDG_CONFIG_HOME": true, "XDG_DATA_HOME": true, "XDG_CACHE_HOME": true,
+		"SSL_CERT_FILE": true, "SSL_CERT_DIR": true, "SOURCE_DATE_EPOCH": true,
+	}
+	toolPrefixes = []string{"LC_", "BUILDAH_", "STORAGE_", "CONTAINERS_", "_CONTAINERS_", "BUILDKIT_", "BUILDX_"}
+)
+
+func toolVariable(name string) bool {
+	if toolVariables[name] {
+		return true
+	}
+	for _, p := range toolPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *Builders) kanikoExecutor() string {

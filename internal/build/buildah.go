@@ -38,7 +38,7 @@ func (buildahBuilder) build(ctx context.Context, b *Builders, r *Request, work s
 	global := []string{buildah, "--root", storage, "--runroot", runroot, "--storage-driver", "vfs"}
 
 	iidfile := filepath.Join(work, "iid")
-	if err := b.run(ctx, "buildah bud", d.context, nil, buildahBudArgs(global, d, r, iidfile)...); err != nil {
+	if err := b.run(ctx, "buildah bud", d.context, secretEnv(d.secrets), buildahBudArgs(global, d, r, iidfile)...); err != nil {
 		return nil, nil, err
 	}
 	id, err := os.ReadFile(iidfile)
@@ -73,6 +73,7 @@ func buildahBudArgs(global []string, d *dockerfileBuild, r *Request, iidfile str
 		args = append(args, "--platform", r.Platform)
 	}
 	args = append(args, buildArgFlags("--build-arg", d.buildArgs)...)
+	args = append(args, secretFlags(d.secrets)...)
 	return append(args, d.context)
 }
 

@@ -34,9 +34,10 @@ func (dockerBuilder) build(ctx context.Context, b *Builders, r *Request, work st
 		args = append(args, "--platform", r.Platform)
 	}
 	args = append(args, buildArgFlags("--build-arg", d.buildArgs)...)
+	args = append(args, secretFlags(d.secrets)...)
 	args = append(args, "--output", "type=oci,dest="+tarball, d.context)
 	// BuildKit dates the image from SOURCE_DATE_EPOCH.
-	if err := b.run(ctx, "docker buildx build", d.context, []string{"SOURCE_DATE_EPOCH=" + d.created}, args...); err != nil {
+	if err := b.run(ctx, "docker buildx build", d.context, append([]string{"SOURCE_DATE_EPOCH=" + d.created}, secretEnv(d.secrets)...), args...); err != nil {
 		return nil, nil, err
 	}
 	dir := filepath.Join(work, "image")
@@ -53,7 +54,7 @@ func (dockerBuilder) build(ctx context.Context, b *Builders, r *Request, work st
 // dockerAnswers tells whether a Docker engine answers `docker info`.
 func (b *Builders) dockerAnswers(docker string) bool {
 	cmd := exec.Command(docker, "info")
-	cmd.Env = b.environ()
+	cmd.Env = b.toolEnviron()
 	cmd.WaitDelay = time.Second
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {

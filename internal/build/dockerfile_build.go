@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -18,7 +19,8 @@ import (
 type dockerfileBuild struct {
 	context    string   // absolute
 	dockerfile string   // absolute
-	buildArgs  []string // KEY=VALUE, bare names resolved
+	buildArgs  []string // KEY=VALUE, bare names resolved; no credentials
+	secrets    []buildSecret
 	base       *baseImage
 	created    string // unix seconds
 }
@@ -56,6 +58,10 @@ func (b *Builders) prepareDockerfile(ctx context.Context, r *Request) (*dockerfi
 	}
 	args, resolved := b.buildArgs(r.BuildArgs)
 	r.BuildArgs = resolved
+	plain, secrets := splitSecretArgs(resolved)
+	for _, s := range secrets {
+		delete(args, s.id) // a secret mount is no ARG: the Dockerfile cannot name a base with it
+	}
 	stages, err := parseDockerfile(string(content), args, platformArgs(r.Platform, runtime.GOOS+"/"+runtime.GOARCH))
 	if err != nil {
 		var de *dockerfileError
@@ -76,7 +82,8 @@ func (b *Builders) prepareDockerfile(ctx context.Context, r *Request) (*dockerfi
 	return &dockerfileBuild{
 		context:    abs,
 		dockerfile: file,
-		buildArgs:  resolved,
+		buildArgs:  plain,
+		secrets:    secrets,
 		base:       base,
 		created:    strconv.FormatInt(r.Created.Unix(), 10),
 	}, nil
@@ -104,6 +111,58 @@ func (b *Builders) buildArgs(list []string) (map[string]string, []string) {
 		resolved = append(resolved, k+"="+v)
 	}
 	return args, resolved
+}
+
+// SecretArgName matches build argument names that usually carry
+// credentials. Such an argument is never passed as --build-arg, which lands
+// in argv, debug logs and the image's history and config; the builder gets
+// it as a secret mount instead (see buildSecret).
+var SecretArgName = regexp.MustCompile(`(?i)pass|secret|token|key|credential|auth|cert|pwd`)
+
+// buildSecret is a credential build argument handed to the builder as a
+// BuildKit secret: `--secret id=<id>,env=<env>`, with the value only in the
+// tool's environment under env. A Dockerfile reads it with
+// `RUN --mount=type=secret,id=<id>,env=<id> ...` (or from /run/secrets/<id>).
+type buildSecret struct {
+	id    string // the build argument's name
+	env   string // the variable the tool reads the value from
+	value string
+}
+
+// secretEnvPrefix keeps secret variables apart from the tool's own
+// (REGISTRY_AUTH_FILE looks like a credential name, and must stay the tool's).
+const secretEnvPrefix = "STEPPER_BUILD_SECRET_"
+
+// splitSecretArgs separates credential build arguments (KEY=VALUE form)
+// from the rest.
+func splitSecretArgs(resolved []string) (plain []string, secrets []buildSecret) {
+	for _, kv := range resolved {
+		k, v, _ := strings.Cut(kv, "=")
+		if !SecretArgName.MatchString(k) {
+			plain = append(plain, kv)
+			continue
+		}
+		secrets = append(secrets, buildSecret{id: k, env: secretEnvPrefix + k, value: v})
+	}
+	return plain, secrets
+}
+
+// secretFlags are the builder flags that mount secrets.
+func secretFlags(secrets []buildSecret) []string {
+	var out []string
+	for _, s := range secrets {
+		out = append(out, "--secret", "id="+s.id+",env="+s.env)
+	}
+	return out
+}
+
+// secretEnv is the environment that carries secrets' values to the tool.
+func secretEnv(secrets []buildSecret) []string {
+	var out []string
+	for _, s := range secrets {
+		out = append(out, s.env+"="+s.value)
+	}
+	return out
 }
 
 // buildArgFlags repeats flag for each build argument.

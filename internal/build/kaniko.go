@@ -22,6 +22,11 @@ func (kanikoBuilder) build(ctx context.Context, b *Builders, r *Request, work st
 	if err != nil {
 		return nil, nil, err
 	}
+	// kaniko has no secret mounts: a --build-arg would put the credential
+	// in argv and in the image's history.
+	if len(d.secrets) > 0 {
+		return nil, nil, exit.Usagef("build argument %s looks like a credential (its name matches %s) and kaniko can only pass it as --build-arg, which lands in the image's history: use --builder buildah or docker, which mount it as a secret, or rename the argument if it holds no credential", d.secrets[0].id, SecretArgName)
+	}
 	dir := filepath.Join(work, "image")
 	// --reproducible dates everything at the epoch; the created annotation
 	// and label still carry the request's time.

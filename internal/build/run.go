@@ -27,7 +27,7 @@ func (b *Builders) run(ctx context.Context, what, dir string, env []string, argv
 	out := &lineLog{log: func(line string) { log.Debug().Str("tool", argv[0]).Msg(line) }}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
-	cmd.Env = append(append([]string{}, b.environ()...), env...)
+	cmd.Env = append(b.toolEnviron(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	// The tool's own children (buildah's chroot, docker's plugins) go down
 	// with it when the context ends.

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -322,9 +321,6 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// secretArg matches build argument names that usually carry credentials.
-var secretArg = regexp.MustCompile(`(?i)pass|secret|token|key|credential|auth|cert|pwd`)
-
 // redactParameters keeps secrets out of provenance, which anyone who can pull
 // the image can read: values of build arguments whose names look like
 // credentials become their SHA-256 (still comparable, not readable), and
@@ -332,7 +328,7 @@ var secretArg = regexp.MustCompile(`(?i)pass|secret|token|key|credential|auth|ce
 func redactParameters(p map[string]string, mask func(string) string) map[string]string {
 	out := make(map[string]string, len(p))
 	for k, v := range p {
-		if name, ok := strings.CutPrefix(k, "build-arg."); ok && v != "" && secretArg.MatchString(name) {
+		if name, ok := strings.CutPrefix(k, "build-arg."); ok && v != "" && build.SecretArgName.MatchString(name) {
 			sum := sha256.Sum256([]byte(v))
 			v = "sha256:" + hex.EncodeToString(sum[:])
 		} else if mask != nil {
