@@ -7,6 +7,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -85,16 +86,37 @@ func WriteJSON(path string, r *Result, secrets *secret.Set) error {
 	return writeAtomic(path, []byte(secrets.Mask(string(b))+"\n"))
 }
 
+// MaxResultSize bounds a result file ReadJSON accepts. A result a step wrote
+// is a few kilobytes; anything near this size did not come from stepper.
+const MaxResultSize = 4 << 20
+
 // ReadJSON reads a result file written by WriteJSON, so a later job can use
 // an earlier job's outcome.
 func ReadJSON(path string) (*Result, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("result file: %w", err)
 	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxResultSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("result file %s: %w", path, err)
+	}
+	if len(b) > MaxResultSize {
+		return nil, fmt.Errorf("result file %s: larger than %d MiB, not a stepper result; pass the file the previous step wrote with --result", path, MaxResultSize>>20)
+	}
+	r, err := parseResult(b)
+	if err != nil {
+		return nil, fmt.Errorf("result file %s: not a stepper result: %w", path, err)
+	}
+	return r, nil
+}
+
+// parseResult decodes a result file's bytes.
+func parseResult(b []byte) (*Result, error) {
 	var r Result
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("result file %s: not a stepper result: %w", path, err)
+		return nil, err
 	}
 	return &r, nil
 }
