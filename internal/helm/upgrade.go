@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime/debug"
 	"time"
 
 	"helm.sh/helm/v4/pkg/action"
@@ -181,12 +182,7 @@ func (c *Client) upgrade(ctx context.Context, cl Cluster, o UpgradeOptions, vals
 	}
 
 	install := len(hist) == 0 || hist[len(hist)-1].Info.Status == rcommon.StatusUninstalled
-	var rel ri.Releaser
-	if install {
-		rel, err = s.install(ctx, o, vals, floor > 0)
-	} else {
-		rel, err = s.upgrade(ctx, o, vals)
-	}
+	rel, err := s.installOrUpgrade(ctx, o, vals, install, floor > 0)
 	act := ActionUpgrade
 	if install {
 		act = ActionInstall
@@ -201,6 +197,22 @@ func (c *Client) upgrade(ctx context.Context, cl Cluster, o UpgradeOptions, vals
 		return res, nil
 	}
 	return s.failed(ctx, o, op, act, floor, recovered, err, red)
+}
+
+// installOrUpgrade runs the install or upgrade, turning a panic in it into
+// an error, so that the revision it may have written is settled as failed
+// like any other failure rather than left pending.
+func (s *session) installOrUpgrade(ctx context.Context, o UpgradeOptions, vals map[string]any, install, reinstall bool) (rel ri.Releaser, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			logging.From(ctx).Error().Str(logging.Release, o.Namespace+"/"+o.Release).Bytes("stack", debug.Stack()).Msgf("panic: %v", p)
+			rel, err = nil, fmt.Errorf("internal error (panic: %v); the log holds the stack", p)
+		}
+	}()
+	if install {
+		return s.install(ctx, o, vals, reinstall)
+	}
+	return s.upgrade(ctx, o, vals)
 }
 
 // failed turns a failed install or upgrade into its result: no revision
