@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -82,9 +83,17 @@ interrupted.`
 
 // Main runs one command line and returns the process exit code. It never
 // exits itself; main does.
-func Main(ctx context.Context, o IO) int {
+func Main(ctx context.Context, o IO) (code int) {
 	secrets := secret.NewSet()
 	registerCISecrets(secrets, o.Environ)
+	// A panic outside the command itself (parsing, logging setup, printing)
+	// still ends as a masked infrastructure error, never as a raw stack.
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(o.Stderr, "stepper: %s\n", secrets.Mask((&panicError{value: p}).Error()))
+			code = int(exit.Infra)
+		}
+	}()
 	var cli CLI
 	exitCode := -1
 	parser, err := kong.New(&cli,
@@ -152,7 +161,21 @@ func Main(ctx context.Context, o IO) int {
 			Str("ref", rt.CI.Ref).Str("user", rt.CI.User).Str("project", rt.CI.Project).
 			Str("pipeline", rt.CI.PipelineURL).Bool("dryRun", cli.DryRun).Str("version", Version).Msg("step started")
 	}
-	runErr := kctx.Run(rt)
+	code = runStep(ctx, rt, func() error { return kctx.Run(rt) })
+	if isVerb(kctx) {
+		if err := printResult(rt); err != nil {
+			rt.Log.Error().Err(err).Msg("printing the result failed")
+		}
+	}
+	return code
+}
+
+// runStep runs a command and completes its result: cleanups, the exit code,
+// the result files and the error line. A panic in the command becomes an
+// infrastructure error (exit 3) with a masked message, so the next CI job
+// still finds a result file that says the step errored.
+func runStep(ctx context.Context, rt *Runtime, run func() error) int {
+	runErr := runRecovered(run)
 	for _, c := range rt.cleanups {
 		c()
 	}
@@ -163,13 +186,34 @@ func Main(ctx context.Context, o IO) int {
 	finish(rt, runErr, code)
 	if runErr != nil {
 		printError(rt, runErr, code)
-	}
-	if isVerb(kctx) {
-		if err := printResult(rt); err != nil {
-			rt.Log.Error().Err(err).Msg("printing the result failed")
+		var pe *panicError
+		if errors.As(runErr, &pe) {
+			rt.Log.Debug().Str("stack", rt.Secrets.Mask(string(pe.stack))).Msg("panic stack")
 		}
 	}
 	return code
+}
+
+// panicError is a recovered panic. Its message carries the panic value,
+// which may hold anything the code had in hand, so it is only ever shown
+// masked.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (p *panicError) Error() string {
+	return fmt.Sprintf("internal error: panic: %v (a bug in stepper; please report it with the debug log)", p.value)
+}
+
+// runRecovered calls run and turns a panic into an infrastructure error.
+func runRecovered(run func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = exit.Mark(exit.Infra, &panicError{value: p, stack: debug.Stack()})
+		}
+	}()
+	return run()
 }
 
 // exitCodeFor classifies err; a run cut short by a signal exits with the
