@@ -116,13 +116,14 @@ func (c *BuildSignPushCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Con
 		Builder:  &build.Builders{Environ: rt.Environ, Images: client},
 		Registry: client,
 	}
-	if c.Phase != buildsignpush.PhaseBuild {
-		// In a dry run too: a wrong password should fail the rehearsal.
+	// The step loads the key only after the build: the vendor's Dockerfile
+	// never runs while it is decrypted.
+	step.LoadSigner = func() (buildsignpush.Signer, error) {
 		key, opts, err := clients.Signer()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		step.Signer = &buildsignpush.KeySigner{Key: key, Options: opts}
+		return &buildsignpush.KeySigner{Key: key, Options: opts}, nil
 	}
 	out, err := step.Run(ctx, job)
 	if out != nil {

@@ -47,6 +47,11 @@ type Step struct {
 	Builder  Builder
 	Registry Registry
 	Signer   Signer
+	// LoadSigner makes the Signer when Signer is nil. Run calls it only
+	// after the build, so the signing key is not decrypted, nor in memory,
+	// while the vendor's Dockerfile runs; in a dry run too, so a wrong
+	// password fails the rehearsal.
+	LoadSigner func() (Signer, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -108,6 +113,13 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 		if err := s.build(ctx, job, out); err != nil {
 			return out, err
 		}
+	}
+	if job.Phase != PhaseBuild && s.Signer == nil && s.LoadSigner != nil {
+		signer, err := s.LoadSigner()
+		if err != nil {
+			return out, err
+		}
+		s.Signer = signer
 	}
 	if job.DryRun {
 		log.Info().Str(logging.Image, out.Image.Pinned()).Strs("tags", out.Tags).Msg("dry run: nothing pushed, signed or tagged")
