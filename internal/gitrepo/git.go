@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,27 +18,52 @@ import (
 	"github.com/stepper-cd/stepper/internal/logging"
 )
 
-// passthroughEnv are the caller's GIT_ variables that only choose a
-// transport or trust store; every other GIT_ variable (GIT_DIR from a hook,
-// GIT_CONFIG_PARAMETERS, …) is dropped so it cannot steer our commands.
-var passthroughEnv = []string{
-	"GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_PROXY_COMMAND",
+// inheritedEnv are the only variables git gets from the job's environment:
+// where programs, home and temporary files are, proxies and trust stores,
+// the SSH agent, and the GIT_ variables that only choose a transport, a
+// trust store or a way to ask for credentials. Everything else is left out:
+// GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_CONFIG_PARAMETERS,
+// GIT_CONFIG_COUNT, GIT_EXEC_PATH and the locale cannot steer our commands
+// or change the messages errors are classified by.
+var inheritedEnv = map[string]bool{
+	"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "TMPDIR": true, "SSH_AUTH_SOCK": true,
+	"http_proxy": true, "https_proxy": true, "HTTPS_PROXY": true, "all_proxy": true, "ALL_PROXY": true,
+	"no_proxy": true, "NO_PROXY": true, "SSL_CERT_FILE": true, "SSL_CERT_DIR": true, "CURL_CA_BUNDLE": true,
+	"GIT_SSH": true, "GIT_SSH_COMMAND": true, "GIT_SSH_VARIANT": true, "GIT_ASKPASS": true, "SSH_ASKPASS": true,
+	"GIT_SSL_CAINFO": true, "GIT_SSL_CAPATH": true, "GIT_PROXY_COMMAND": true,
+	// Windows needs these to start any program.
+	"Path": true, "SystemRoot": true, "SYSTEMROOT": true, "ComSpec": true, "COMSPEC": true, "PATHEXT": true,
+	"TEMP": true, "TMP": true, "USERPROFILE": true,
 }
 
-// environ is the hermetic environment of every git command run for dir:
-// no system or user configuration, no prompts, a fixed identity, stable
-// English messages (errors are classified by their text), and no discovery
-// of a repository above dir. o.Environ comes last, so callers can add a
-// credential helper or askpass.
-func environ(o Options, dir string) []string {
-	env := make([]string, 0, len(os.Environ())+16)
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "GIT_") && !contains(passthroughEnv, name) ||
-			name == "LC_ALL" || name == "LANGUAGE" {
+// safeConfig is configuration every git command gets from its environment,
+// which outranks the checkout's own .git/config: no hooks and no
+// filesystem monitor run, whatever a previous job or a hostile repository
+// left in a cached checkout.
+var safeConfig = [][2]string{{"core.hooksPath", os.DevNull}, {"core.fsmonitor", "false"}}
+
+// environ is the hermetic environment of every git command run for dir: the
+// allow-listed variables of the job (os.Environ overlaid with o.Environ),
+// no system or user configuration, hooks and fsmonitor off, no prompts, a
+// fixed identity, no discovery of a repository above dir, the credential
+// helper when the URL carried credentials, and LC_ALL=C last, so messages
+// are the English ones errors are classified by.
+func environ(o Options, dir string, creds *credentials) []string {
+	job := map[string]string{}
+	var names []string
+	for _, kv := range append(os.Environ(), o.Environ...) {
+		name, value, _ := strings.Cut(kv, "=")
+		if !inheritedEnv[name] {
 			continue
 		}
-		env = append(env, kv)
+		if _, seen := job[name]; !seen {
+			names = append(names, name)
+		}
+		job[name] = value
+	}
+	env := make([]string, 0, len(names)+24)
+	for _, name := range names {
+		env = append(env, name+"="+job[name])
 	}
 	env = append(env,
 		"GIT_TERMINAL_PROMPT=0",
@@ -48,19 +74,15 @@ func environ(o Options, dir string) []string {
 		"GIT_COMMITTER_NAME="+o.Author,
 		"GIT_COMMITTER_EMAIL="+o.Email,
 		"GIT_CEILING_DIRECTORIES="+filepath.Dir(dir),
-		"LC_ALL=C",
-		"LANGUAGE=",
 	)
-	return append(env, o.Environ...)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
+	credEnv, credConfig := creds.environ()
+	env = append(env, credEnv...)
+	config := append(append([][2]string{}, safeConfig...), credConfig...)
+	env = append(env, "GIT_CONFIG_COUNT="+strconv.Itoa(len(config)))
+	for i, kv := range config {
+		env = append(env, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, kv[0]), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, kv[1]))
 	}
-	return false
+	return append(env, "LANGUAGE=", "LC_ALL=C")
 }
 
 // git runs one git command in the repository's directory and returns its
@@ -180,7 +202,7 @@ func (r *Repo) remoteError(op string, err error) error {
 	switch classify(err) {
 	case kindAuth:
 		return exit.Usagef("%s: access denied: %w; give the job credentials with write access to the repository "+
-			"(a token in the URL or a credential helper in the environment) and check branch protection", where, err)
+			"(a token in the URL, or GIT_ASKPASS or GIT_SSH_COMMAND in the environment) and check branch protection", where, err)
 	case kindNotFound:
 		return exit.Usagef("%s: repository or branch not found: %w; check desiredState.repo and desiredState.branch", where, err)
 	case kindUnreachable:

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,8 +27,10 @@ type Options struct {
 	// Author and Email are the fixed author and committer of every commit;
 	// defaults "stepper" and "stepper@localhost".
 	Author, Email string
-	// Environ is added to git's environment, for credential helpers,
-	// GIT_ASKPASS, GIT_SSH_COMMAND or GIT_CONFIG_COUNT/KEY/VALUE settings.
+	// Environ is the job's environment, over os.Environ. git gets only
+	// the variables it needs to reach the remote from it (PATH, HOME,
+	// proxies, trust stores, SSH_AUTH_SOCK, GIT_SSH_COMMAND, GIT_ASKPASS,
+	// …); no GIT_DIR, GIT_CONFIG_* or locale of the job reaches git.
 	Environ []string
 	// Tries bounds the attempts of Update and PushBranch; default 8.
 	Tries int
@@ -61,7 +64,7 @@ func (o Options) withDefaults() Options {
 // Repo is a shallow working checkout of one branch in a directory this
 // package manages.
 type Repo struct {
-	url     string // as given; may hold credentials, never printed
+	url     string // without credentials: git never sees them in a URL
 	safeURL string
 	branch  string
 	dir     string
@@ -72,7 +75,7 @@ type Repo struct {
 
 // Clone makes a shallow clone of branch (the remote's default when empty)
 // of url in dir, which must not exist or be empty. Credentials in url never
-// appear in errors.
+// appear in errors, in git's arguments or in the clone's files.
 func Clone(ctx context.Context, url, branch, dir string) error {
 	_, err := Open(ctx, url, branch, dir, Options{})
 	return err
@@ -83,6 +86,12 @@ func Clone(ctx context.Context, url, branch, dir string) error {
 // discards whatever was left there; otherwise dir must not exist or be empty
 // and Open makes a shallow clone (depth 1, one branch). An empty branch
 // means the remote's default branch, or the branch dir already tracks.
+//
+// A user and password in an http(s) url reach git only through the
+// environment of its processes (see credentials.go). dir is made private
+// (0700), and a cached dir's .git/config is replaced by a clean one, so
+// nothing a previous job or the repository left there (hooks, fsmonitor,
+// filters, include paths, credentials) runs or lingers.
 func Open(ctx context.Context, url, branch, dir string, o Options) (*Repo, error) {
 	if url == "" {
 		return nil, exit.Usagef("git: no repository URL")
@@ -94,8 +103,12 @@ func Open(ctx context.Context, url, branch, dir string, o Options) (*Repo, error
 	if err != nil {
 		return nil, fmt.Errorf("git checkout directory %s: %w", dir, err)
 	}
+	clean, creds, err := splitURL(url)
+	if err != nil {
+		return nil, err
+	}
 	o = o.withDefaults()
-	r := &Repo{url: url, safeURL: safe(url), branch: branch, dir: abs, opts: o, env: environ(o, abs)}
+	r := &Repo{url: clean, safeURL: safe(clean), branch: branch, dir: abs, opts: o, env: environ(o, abs, creds)}
 	cached, err := r.isCache(ctx)
 	if err != nil {
 		return nil, err
@@ -140,32 +153,103 @@ func (r *Repo) isCache(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, exit.Usagef("git checkout directory %s: %w", r.dir, err)
 	}
-	if _, err := os.Stat(filepath.Join(r.dir, ".git")); err != nil {
+	fi, err := os.Lstat(filepath.Join(r.dir, ".git"))
+	if err != nil {
 		if len(entries) == 0 {
 			return false, nil
 		}
 		return false, exit.Usagef("git checkout directory %s is not empty and holds no clone: use an empty or new directory", r.dir)
 	}
-	origin, err := r.gitLine(ctx, "config", "--get", "remote.origin.url")
-	if err != nil && ctx.Err() != nil {
+	// stepper's clones have a plain .git directory of their own; a .git
+	// file, a link or a commondir would point git at another repository's
+	// configuration.
+	if _, err := os.Lstat(filepath.Join(r.dir, ".git", "commondir")); !fi.IsDir() || err == nil {
+		return false, exit.Usagef("git checkout directory %s holds a .git that points elsewhere, not a clone stepper made: remove the directory", r.dir)
+	}
+	origin, err := r.configGet(ctx, "remote.origin.url")
+	if err != nil {
 		return false, err
 	}
+	// An older cache may hold the URL with credentials; resetConfig drops them.
 	if safe(origin) != r.safeURL {
 		return false, exit.Usagef("git checkout directory %s holds a clone of %q, not %s: use another directory or remove it",
 			r.dir, safe(origin), r.safeURL)
 	}
-	if origin != r.url {
-		// Same repository, new credentials (CI job tokens change per job).
-		if _, err := r.git(ctx, "", "remote", "set-url", "origin", r.url); err != nil {
-			return false, fmt.Errorf("git cache %s: %w", r.dir, err)
+	return true, nil
+}
+
+// configGet reads one value of the checkout's own .git/config file, without
+// following its include paths; "" when it is not set.
+func (r *Repo) configGet(ctx context.Context, key string) (string, error) {
+	v, err := r.gitLine(ctx, "config", "--file", filepath.Join(r.dir, ".git", "config"), "--no-includes", "--get", key)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", err
+		}
+		return "", nil
+	}
+	return v, nil
+}
+
+// resetConfig makes the cached checkout private again and replaces its
+// .git/config with the one a clone of r.url would have, keeping only the
+// repository's object and ref formats.
+func (r *Repo) resetConfig(ctx context.Context) error {
+	if err := os.Chmod(r.dir, 0o700); err != nil {
+		return fmt.Errorf("git cache %s: %w", r.dir, err)
+	}
+	var b strings.Builder
+	version := 0
+	var extensions strings.Builder
+	for _, ext := range []struct {
+		key     string
+		allowed []string
+	}{{"objectformat", []string{"sha1", "sha256"}}, {"refstorage", []string{"files", "reftable"}}} {
+		v, err := r.configGet(ctx, "extensions."+ext.key)
+		if err != nil {
+			return err
+		}
+		if v = strings.ToLower(v); slices.Contains(ext.allowed, v) {
+			version = 1
+			fmt.Fprintf(&extensions, "\t%s = %s\n", ext.key, v)
 		}
 	}
-	return true, nil
+	fmt.Fprintf(&b, "[core]\n\trepositoryformatversion = %d\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n", version)
+	if extensions.Len() > 0 {
+		b.WriteString("[extensions]\n" + extensions.String())
+	}
+	fmt.Fprintf(&b, "[remote \"origin\"]\n\turl = %s\n", quoteConfig(r.url))
+	gitDir := filepath.Join(r.dir, ".git")
+	for _, name := range []string{"config.worktree", "config.stepper"} {
+		if err := os.Remove(filepath.Join(gitDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("git cache %s: %w", r.dir, err)
+		}
+	}
+	tmp := filepath.Join(gitDir, "config.stepper")
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("git cache %s: %w", r.dir, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(gitDir, "config")); err != nil {
+		return fmt.Errorf("git cache %s: %w", r.dir, err)
+	}
+	return nil
+}
+
+// quoteConfig quotes a value for a git config file.
+func quoteConfig(v string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`).Replace(v) + `"`
 }
 
 // clone makes the shallow clone and learns the default branch if none was named.
 func (r *Repo) clone(ctx context.Context) error {
-	if err := os.MkdirAll(filepath.Dir(r.dir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(r.dir), 0o700); err != nil {
+		return fmt.Errorf("git clone into %s: %w", r.dir, err)
+	}
+	// Private from the start: git clone keeps an existing empty directory's mode.
+	if err := os.Mkdir(r.dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("git clone into %s: %w", r.dir, err)
+	}
+	if err := os.Chmod(r.dir, 0o700); err != nil {
 		return fmt.Errorf("git clone into %s: %w", r.dir, err)
 	}
 	args := []string{"clone", "--quiet", "--depth", "1", "--single-branch", "--no-tags"}
@@ -187,6 +271,9 @@ func (r *Repo) clone(ctx context.Context) error {
 
 // reuse brings a cached clone to the remote branch's newest commit.
 func (r *Repo) reuse(ctx context.Context) error {
+	if err := r.resetConfig(ctx); err != nil {
+		return err
+	}
 	if r.branch == "" {
 		b, err := r.gitLine(ctx, "symbolic-ref", "--quiet", "--short", "HEAD")
 		if err != nil {
