@@ -2,23 +2,94 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
-func TestRecoverMainPanicWithoutPrintingIt(t *testing.T) {
-	var stderr bytes.Buffer
-	code := recoverMain(&stderr, func() int { panic("token glpat-unmasked") })
-	if code != 3 {
-		t.Errorf("exit code = %d, want 3", code)
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "stepper-bin")
+	if err != nil {
+		panic(err)
 	}
-	if strings.Contains(stderr.String(), "glpat-unmasked") || !strings.Contains(stderr.String(), "internal error") {
-		t.Errorf("stderr = %q, want an internal error without the panic value", stderr.String())
+	binary = filepath.Join(dir, "stepper")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestExitCodes(t *testing.T) {
+	tests := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"version"}, 0},
+		{[]string{"--help"}, 0},
+		{[]string{"no-such-verb"}, 2},
+		{[]string{"--config", "/nonexistent/stepper.yaml", "config", "show"}, 2},
+	}
+	for _, tt := range tests {
+		cmd := exec.Command(binary, tt.args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		err := cmd.Run()
+		if got := cmd.ProcessState.ExitCode(); got != tt.want {
+			t.Errorf("stepper %v: exit %d, want %d (%v)", tt.args, got, tt.want, err)
+		}
 	}
 }
 
-func TestRecoverMainPassesExitCode(t *testing.T) {
-	if code := recoverMain(&bytes.Buffer{}, func() int { return 2 }); code != 2 {
-		t.Errorf("exit code = %d, want 2", code)
+// A step blocked on input must stop on SIGINT/SIGTERM with 130/143 well
+// within the platform's 10 s kill timeout. A FIFO as the configuration file
+// blocks the read the way a hung network file system would.
+func TestSignalsStopABlockedStep(t *testing.T) {
+	for _, tt := range []struct {
+		sig  syscall.Signal
+		code int
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		t.Run(tt.sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			fifo := filepath.Join(dir, "stepper.yaml")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			result := filepath.Join(dir, "result.json")
+			var stderr bytes.Buffer
+			cmd := exec.Command(binary, "--config", fifo, "--result", result, "--log-format", "json", "config", "show")
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond) // let it reach the blocking read
+			start := time.Now()
+			cmd.Process.Signal(tt.sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != tt.code {
+					t.Fatalf("exit %v, want %d; stderr:\n%s", err, tt.code, stderr.String())
+				}
+			case <-time.After(12 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("still running 12 s after %s; stderr:\n%s", tt.sig, stderr.String())
+			}
+			t.Logf("stopped %s after the signal", time.Since(start))
+			b, err := os.ReadFile(result)
+			if err != nil || !strings.Contains(string(b), `"interrupted"`) {
+				t.Errorf("result file after %s: %v\n%s", tt.sig, err, b)
+			}
+		})
 	}
 }
