@@ -244,8 +244,12 @@ func (f *valFixture) dsf(t *testing.T) string {
 	if err := tmpl.Execute(&b, map[string]string{"Host": f.host, "OtherHost": f.otherHost, "Repo": f.repo, "UnofficialRepo": f.unofficialRepo}); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "dsf.yaml")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dsf.yaml")
 	os.WriteFile(path, []byte(b.String()), 0o644)
+	// Values that run the good image without the entry naming it.
+	os.WriteFile(filepath.Join(dir, "image-of-good.yaml"), []byte(fmt.Sprintf("image: {repository: %q, tag: \"1.0.0\", digest: %q}\n",
+		f.host+"/vendor-x/good", f.digests["good"])), 0o644)
 	return path
 }
 
@@ -340,7 +344,8 @@ func TestValidateLocalChart(t *testing.T) {
 	f := newValFixture(t)
 	chart, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "validate", "charts", "patient-api"))
 	ref := f.host + "/vendor-x/good@" + f.digests["good"]
-	r := runCLI(t, []string{"HOME=" + t.TempDir()}, "validate", "-c", f.config, "--app", "patient-api", "--image", ref, "--chart", chart, "-o", "json")
+	r := runCLI(t, []string{"HOME=" + t.TempDir()}, "validate", "-c", f.config, "--app", "patient-api", "--image", ref, "--chart", chart,
+		"--set", "image.repository="+f.host+"/vendor-x/good", "--set", "image.digest="+f.digests["good"], "-o", "json")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -11,10 +11,13 @@ import (
 // nil part is not checked, and its rules are not listed by Checked.
 type Input struct {
 	Env, App string
-	Image    *Image      // nil when no image is known
-	Chart    *Chart      // nil when no chart
-	Objects  []Object    // rendered manifests; nil when not rendered
-	State    *StateEntry // the app's desired-state entry; nil when desired state is not checked
+	Image    *Image   // nil when no image is known
+	Chart    *Chart   // nil when no chart
+	Objects  []Object // rendered manifests; nil when not rendered
+	// WorkloadImages are the images the rendered manifests run besides
+	// Image, each read from the registry (see ContainerImages).
+	WorkloadImages []WorkloadImage
+	State          *StateEntry // the app's desired-state entry; nil when desired state is not checked
 	// Runtime are the checks of the started container; nil when the image
 	// was not started (validate without --runtime).
 	Runtime []RuntimeResult
@@ -117,17 +120,24 @@ type check struct {
 	category Category
 	present  func(Input) bool
 	run      func(Config, Input) []Finding
+	// rules are the rules of the category run checks; nil means all.
+	rules []string
+}
+
+func (c check) covers(r Rule) bool {
+	return c.category == r.Category && (c.rules == nil || slices.Contains(c.rules, r.ID))
 }
 
 // checks is every built-in check; the order does not matter, findings are
 // sorted afterwards.
 var checks = []check{
-	{CategoryImage, func(in Input) bool { return in.Image != nil }, checkImage},
-	{CategoryChart, func(in Input) bool { return in.Chart != nil }, checkChart},
-	{CategoryManifest, func(in Input) bool { return in.Objects != nil }, checkManifests},
-	{CategoryDesiredState, func(in Input) bool { return in.State != nil }, checkState},
-	{CategoryDocs, func(in Input) bool { return in.Chart != nil }, checkDocs},
-	{CategoryRuntime, func(in Input) bool { return in.Runtime != nil }, checkRuntime},
+	{CategoryImage, func(in Input) bool { return in.Image != nil }, checkImage, nil},
+	{CategoryImage, func(in Input) bool { return len(in.WorkloadImages) > 0 }, checkWorkloadImages, workloadImageRules},
+	{CategoryChart, func(in Input) bool { return in.Chart != nil }, checkChart, nil},
+	{CategoryManifest, func(in Input) bool { return in.Objects != nil }, checkManifests, nil},
+	{CategoryDesiredState, func(in Input) bool { return in.State != nil }, checkState, nil},
+	{CategoryDocs, func(in Input) bool { return in.Chart != nil }, checkDocs, nil},
+	{CategoryRuntime, func(in Input) bool { return in.Runtime != nil }, checkRuntime, nil},
 }
 
 // Check checks in against the policy and returns the findings, waivers
@@ -186,8 +196,9 @@ func (p *Policy) Checked(in Input) []string {
 			continue
 		}
 		for _, c := range checks {
-			if c.category == r.Category && c.present(in) {
+			if c.covers(r) && c.present(in) {
 				ids = append(ids, r.ID)
+				break
 			}
 		}
 	}

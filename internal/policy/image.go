@@ -50,6 +50,27 @@ func checkImage(cfg Config, in Input) []Finding {
 		}
 	}
 
+	out = append(out, checkImageSource(cfg, img)...)
+
+	if shell := shellForm(append(slices.Clone(img.Entrypoint), img.Cmd...)); shell != "" {
+		add(ruleImageExecForm, "the main process (PID 1) is %q: a shell does not pass SIGTERM on to the application, which is killed after the timeout", shell)
+	}
+	return out
+}
+
+// checkImageSource checks where an image comes from and who vouches for it:
+// signed by an approved key, from the approved registry, pinned, not
+// latest. These apply to every image a release runs.
+func checkImageSource(cfg Config, img *Image) []Finding {
+	var out []Finding
+	add := func(rule, format string, args ...any) {
+		out = append(out, Finding{Rule: rule, Object: img.Ref, Message: fmt.Sprintf(format, args...)})
+	}
+	notChecked := func(rule, format string, args ...any) {
+		out = append(out, Finding{Rule: rule, Object: img.Ref, Severity: Info,
+			Message: "not checked: " + fmt.Sprintf(format, args...)})
+	}
+
 	if !img.Signature.Verified {
 		problem := orElse(img.Signature.Problem, "no signature could be verified")
 		add(ruleImageSigned, "the image is not signed by an approved key: %s", problem)
@@ -82,9 +103,6 @@ func checkImage(cfg Config, in Input) []Finding {
 		add(ruleImageNoLatest, "the image is referenced without a tag, which means latest")
 	}
 
-	if shell := shellForm(append(slices.Clone(img.Entrypoint), img.Cmd...)); shell != "" {
-		add(ruleImageExecForm, "the main process (PID 1) is %q: a shell does not pass SIGTERM on to the application, which is killed after the timeout", shell)
-	}
 	return out
 }
 

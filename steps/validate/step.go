@@ -168,6 +168,10 @@ func (s *Step) check(ctx context.Context, t Target, insecure bool) ([]policy.Fin
 		g.Go(func() error {
 			ch, objs, err := s.chart(gctx, t)
 			in.Chart, in.Objects = ch, objs
+			if err != nil {
+				return err
+			}
+			in.WorkloadImages, err = s.workloadImages(gctx, t.Image, objs)
 			return err
 		})
 	}
@@ -196,20 +200,33 @@ func (s *Step) check(ctx context.Context, t Target, insecure bool) ([]policy.Fin
 	return findings, s.Policy.Checked(in), nil
 }
 
-// image reads an image's config, layers and annotations and verifies its
-// signature, all by the digest the reference resolves to once.
-func (s *Step) image(ctx context.Context, ref string) (*policy.Image, name.Digest, error) {
-	parsed, err := name.ParseReference(ref)
-	if err != nil {
-		return nil, name.Digest{}, exit.Usagef("image %q: %v", ref, err)
-	}
-	out := &policy.Image{Ref: ref, Registry: parsed.Context().RegistryStr()}
+// referenceOnly is what the reference itself says of an image: registry,
+// tag and digest. ref must parse.
+func referenceOnly(ref string) policy.Image {
+	parsed, _ := name.ParseReference(ref)
+	out := policy.Image{Ref: ref, Registry: parsed.Context().RegistryStr()}
 	if d, ok := parsed.(name.Digest); ok {
 		out.Digest = d.DigestStr()
 	}
 	if tagged, ok := strings.CutPrefix(ref, parsed.Context().Name()+":"); ok {
 		out.Tag, _, _ = strings.Cut(tagged, "@")
 	}
+	return out
+}
+
+func registryOf(ref string) string {
+	parsed, _ := name.ParseReference(ref)
+	return parsed.Context().RegistryStr()
+}
+
+// image reads an image's config, layers and annotations and verifies its
+// signature, all by the digest the reference resolves to once.
+func (s *Step) image(ctx context.Context, ref string) (*policy.Image, name.Digest, error) {
+	if _, err := name.ParseReference(ref); err != nil {
+		return nil, name.Digest{}, exit.Usagef("image %q: %v", ref, err)
+	}
+	out := new(policy.Image)
+	*out = referenceOnly(ref)
 	img, resolved, err := s.Images.Image(ctx, ref)
 	if err != nil {
 		return nil, name.Digest{}, fmt.Errorf("image %s: %w", ref, err)
@@ -239,6 +256,48 @@ func (s *Step) image(ctx context.Context, ref string) (*policy.Image, name.Diges
 		return nil, name.Digest{}, fmt.Errorf("verify signature of %s: %w", resolved, err)
 	}
 	return out, resolved, nil
+}
+
+// workloadImages reads each image the rendered manifests run, besides the
+// app's own image (checked in full already), so the image rules see every
+// image the release runs. An image outside the approved registry is not
+// fetched: that registry is the vendor's choice, not the platform's, and
+// no signature found there could make the image acceptable.
+func (s *Step) workloadImages(ctx context.Context, own string, objs []policy.Object) ([]policy.WorkloadImage, error) {
+	var ownName string
+	if r, err := name.ParseReference(own); own != "" && err == nil {
+		ownName = r.Name()
+	}
+	var out []policy.WorkloadImage
+	for _, ci := range policy.ContainerImages(objs) {
+		parsed, err := name.ParseReference(ci.Ref)
+		if err != nil {
+			return nil, exit.Usagef("%s (%s) runs image %q: %v", ci.Where, ci.Template, ci.Ref, err)
+		}
+		if parsed.Name() != ownName {
+			out = append(out, policy.WorkloadImage{Image: policy.Image{Ref: ci.Ref}, Where: ci.Where, Template: ci.Template})
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i := range out {
+		w := &out[i]
+		g.Go(func() error {
+			ref, where := w.Ref, w.Where
+			if !policy.FromApprovedRegistry(s.Config.ApprovedRegistry, ref, registryOf(ref)) {
+				w.Image = referenceOnly(ref)
+				w.Signature.Problem = "not looked up: validate reads images only from the approved registry " + s.Config.ApprovedRegistry
+				return nil
+			}
+			img, _, err := s.image(gctx, ref)
+			if err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			w.Image = *img
+			return nil
+		})
+	}
+	return out, g.Wait()
 }
 
 // chart loads and renders the target's chart and looks up the newest
