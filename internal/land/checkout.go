@@ -57,7 +57,10 @@ type Checkouts struct {
 // Open returns a checkout of branch of url and a release that must be
 // called when the caller is done with it.
 func (c *Checkouts) Open(ctx context.Context, url, branch string) (*gitrepo.Repo, func(), error) {
-	dir, release := c.dir(url, branch)
+	dir, release, err := c.dir(url, branch)
+	if err != nil {
+		return nil, func() {}, err
+	}
 	repo, err := gitrepo.Open(ctx, url, branch, dir, gitrepo.Options{Author: c.Author, Email: c.Email, Environ: c.Environ})
 	if err != nil {
 		release()
@@ -143,24 +146,49 @@ func stateDir(root, path string) string {
 	return full
 }
 
-func (c *Checkouts) dir(url, branch string) (string, func()) {
+// dir is the checkout directory for url and branch: in CacheDir when the
+// cache is private to this user (0700, tightened if it was wider) and no
+// other run holds the clone's lock, else a new private temporary directory
+// removed on release. gitrepo makes the clone itself 0700 and resets its
+// configuration before reuse.
+func (c *Checkouts) dir(url, branch string) (string, func(), error) {
 	sum := sha256.Sum256([]byte(ci.StripCredentials(url) + "\x00" + branch))
 	key := hex.EncodeToString(sum[:8])
-	if c.CacheDir != "" {
+	if c.CacheDir != "" && privateDir(c.CacheDir) == nil {
 		dir := filepath.Join(c.CacheDir, key)
-		if err := os.MkdirAll(c.CacheDir, 0o700); err == nil {
-			if f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o600); err == nil {
-				if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-					return dir, func() { f.Close() }
-				}
-				f.Close()
+		if f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600); err == nil {
+			if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+				return dir, func() { f.Close() }, nil
 			}
+			f.Close()
 		}
 	}
 	tmp, err := os.MkdirTemp("", "stepper-git-")
 	if err != nil {
-		return filepath.Join(os.TempDir(), "stepper-git-"+key), func() {}
+		return "", nil, exit.Infraf("git checkout directory: %w; free space in %s or set TMPDIR", err, os.TempDir())
 	}
-	return filepath.Join(tmp, "repo"), func() { os.RemoveAll(tmp) }
+	return filepath.Join(tmp, "repo"), func() { os.RemoveAll(tmp) }, nil
 }
 
+// privateDir makes dir (created if missing) a directory only this user can
+// enter. A link, or a directory another user owns, is not used: whoever
+// owns it could plant a checkout for the privileged job to run.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("%s belongs to user %d", dir, st.Uid)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		return os.Chmod(dir, 0o700)
+	}
+	return nil
+}
