@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,6 +78,12 @@ type Provenance struct {
 	StartedOn, FinishedOn time.Time
 	// InvocationID identifies this run; PipelineURL if empty.
 	InvocationID string
+	// Unverified names the facts the signer took on trust from an earlier
+	// job and could not check (parameters, builder, start and end times of
+	// a separate build phase). They are listed in
+	// internalParameters.unverified, comma-separated, so a verifier knows
+	// which statements only the build job vouches for.
+	Unverified []string
 }
 
 // The SLSA v1 predicate, reduced to the fields stepper fills.
@@ -174,6 +181,9 @@ func (p Provenance) Statement(subject name.Digest) (Statement, error) {
 	}
 	if p.JobURL != "" {
 		internal["jobUrl"] = p.JobURL
+	}
+	if len(p.Unverified) > 0 {
+		internal["unverified"] = strings.Join(slices.Sorted(slices.Values(p.Unverified)), ",")
 	}
 	if len(internal) > 0 {
 		def.InternalParameters = internal

@@ -258,12 +258,17 @@ func (s *Step) loadBuilt(ctx context.Context, job Job, out *Outcome) error {
 	if err != nil {
 		return fmt.Errorf("image to sign %s: %w", out.digest, err)
 	}
-	if out.BaseImage == "" || out.BaseDigest == "" {
-		if m, err := img.Manifest(); err == nil {
-			out.BaseImage = m.Annotations[ocispec.AnnotationBaseImageName]
-			out.BaseDigest = m.Annotations[ocispec.AnnotationBaseImageDigest]
-		}
+	// The base image is re-derived from the image itself, never taken from
+	// the result file an earlier (vendor-controlled) job wrote.
+	m, err := img.Manifest()
+	if err != nil {
+		return fmt.Errorf("image to sign %s: manifest: %w", out.digest, err)
 	}
+	base, baseDigest := m.Annotations[ocispec.AnnotationBaseImageName], m.Annotations[ocispec.AnnotationBaseImageDigest]
+	if out.BaseDigest != "" && out.BaseDigest != baseDigest {
+		return exit.Failedf("--from-result says base image digest %s, but the image %s in the registry says %q: refusing to attest a base the image does not carry", out.BaseDigest, out.digest, baseDigest)
+	}
+	out.BaseImage, out.BaseDigest = base, baseDigest
 	return s.Registry.CheckTags(ctx, out.Image.Repository, out.Image.Digest, out.Tags, job.AllowRetag)
 }
 
@@ -292,7 +297,19 @@ func (s *Step) provenance(job Job, b release.Built) signing.Provenance {
 		StartedOn:      b.Started,
 		FinishedOn:     finished,
 		InvocationID:   orDefault(job.JobURL, job.PipelineURL),
+		Unverified:     unverified(job),
 	}
+}
+
+// unverified lists what the sign phase attests only on the build job's
+// word: the digest and the base come from the registry, the source from
+// the CI server; the build's parameters, builder and times come from the
+// result file the build job wrote.
+func unverified(job Job) []string {
+	if job.Phase != PhaseSign {
+		return nil
+	}
+	return []string{"parameters", "builder", "startedOn", "finishedOn"}
 }
 
 // setImage names the image the run works on, pinned by digest, and the tags
