@@ -103,7 +103,7 @@ func BenchmarkFailureDetection(b *testing.B) {
 		f.apply(b, f.writeDSF(b, dsfApp{name: "records", ns: ns, version: "1.4.0"}))
 		broken := f.writeDSF(b, dsfApp{name: "records", ns: ns, version: "1.5.0", valuesFiles: []string{"chaos.yaml"}})
 		for b.Loop() {
-			if r := runCLI(b, nil, f.args(broken)...); r.code != 1 {
+			if r := runCLI(b, f.environ, f.args(broken)...); r.code != 1 {
 				b.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
 			}
 		}

@@ -48,6 +48,13 @@ type applyFixture struct {
 	config     string
 	state      string // the desired state's directory
 	prefix     string // of this fixture's namespaces
+	// environ is the apply job's: the platform's registry credentials, no
+	// CI project (it applies every app).
+	environ []string
+	// imageRepo and imageDigest are an image built, signed with the
+	// approved key and pushed: the apply job installs only such images.
+	imageRepo, imageDigest string
+	host                   string // the registry
 }
 
 var applyFixtures atomic.Int64
@@ -65,9 +72,17 @@ func newApplyFixture(t testing.TB) *applyFixture {
 		helm: helm.New(helm.Options{CacheDir: t.TempDir()}), repoURL: url, state: t.TempDir(),
 		prefix: fmt.Sprintf("ap%d-%d", time.Now().Unix()%100000, applyFixtures.Add(1)),
 	}
-	f.config = filepath.Join(t.TempDir(), "stepper.yaml")
-	if err := os.WriteFile(f.config, []byte("environments:\n  - name: "+applyEnv+"\n"), 0o644); err != nil {
-		t.Fatal(err)
+	bsp := newBSPFixture(t, "environments:\n  - name: "+applyEnv+"\n")
+	args := bsp.args(t, "--tag", "2.7.0", "--allow-retag")
+	if r := runCLI(t, bsp.environ, args...); r.code != 0 {
+		t.Fatalf("build-sign-push: exit %d\n%s", r.code, r.stderr)
+	}
+	res := resultOf(t, args)
+	f.imageRepo, f.imageDigest, f.config, f.host = res.Image, res.Digest, bsp.config, bsp.host
+	for _, kv := range bsp.environ {
+		if !strings.HasPrefix(kv, "CI_PROJECT_NAME=") {
+			f.environ = append(f.environ, kv)
+		}
 	}
 	return f
 }
@@ -111,8 +126,8 @@ func (f *applyFixture) writeDSF(t testing.TB, apps ...dsfApp) string {
 		if replicas == 0 {
 			replicas = 2
 		}
-		fmt.Fprintf(&b, "    set:\n      image.repository: registry.example/vendor/patient-api\n      image.tag: \"2.6.1\"\n"+
-			"      autoscaling.enabled: false\n      replicaCount: %d\n", replicas)
+		fmt.Fprintf(&b, "    set:\n      image.repository: %s\n      image.tag: \"2.7.0\"\n      image.digest: %q\n"+
+			"      autoscaling.enabled: false\n      replicaCount: %d\n", f.imageRepo, f.imageDigest, replicas)
 	}
 	path := filepath.Join(f.state, "dsf.yaml")
 	f.writeState(t, "dsf.yaml", b.String())
@@ -140,7 +155,7 @@ func (f *applyFixture) args(state string, extra ...string) []string {
 // apply runs stepper deploy --apply and fails the test unless it exits 0.
 func (f *applyFixture) apply(t testing.TB, state string, extra ...string) run {
 	t.Helper()
-	r := runCLI(t, nil, f.args(state, extra...)...)
+	r := runCLI(t, f.environ, f.args(state, extra...)...)
 	if r.code != 0 {
 		t.Fatalf("apply: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -295,7 +310,7 @@ func TestApplyCrashLoopRollsBack(t *testing.T) {
 	args := append([]string{"--result", result}, f.args(f.writeDSF(t, dsfApp{name: "records", ns: ns, version: "1.5.0", valuesFiles: []string{"chaos.yaml"}}),
 		"--rollback-on-failure")...)
 	start := time.Now()
-	r := runCLI(t, nil, args...)
+	r := runCLI(t, f.environ, args...)
 	t.Logf("the failing apply took %s, rollback included", time.Since(start).Round(time.Millisecond))
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -438,9 +453,10 @@ releases:
     values:
       - environments/{{ .Environment.Name }}/casework.yaml
       - image:
-          repository: registry.example/vendor/casework
+          repository: %[3]s
           tag: {{ .Values.versions.casework | quote }}
-`, applyEnv, ns))
+          digest: %[4]q
+`, applyEnv, ns, f.imageRepo, f.imageDigest))
 	f.writeState(t, "environments/"+applyEnv+"/versions.yaml", "versions:\n  casework: \"3.2.0\"\n")
 	f.writeState(t, "environments/"+applyEnv+"/casework.yaml", "autoscaling:\n  enabled: false\nreplicaCount: 3\n")
 
@@ -450,8 +466,8 @@ releases:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img := d.Spec.Template.Spec.Containers[0].Image; img != "registry.example/vendor/casework:3.2.0" || *d.Spec.Replicas != 3 {
-		t.Errorf("deployed image %s with %d replicas, want registry.example/vendor/casework:3.2.0 from the versions file with 3", img, *d.Spec.Replicas)
+	if img := d.Spec.Template.Spec.Containers[0].Image; !strings.HasPrefix(img, f.imageRepo+":3.2.0") || *d.Spec.Replicas != 3 {
+		t.Errorf("deployed image %s with %d replicas, want %s:3.2.0 from the versions file with 3", img, *d.Spec.Replicas, f.imageRepo)
 	}
 	if h := f.history(t, "casework", ns); h != "1:deployed" {
 		t.Errorf("history %q, want 1:deployed", h)

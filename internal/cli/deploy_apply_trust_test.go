@@ -21,32 +21,16 @@ import (
 type trustFixture struct {
 	*applyFixture
 	signed, unsigned string // repository@sha256:...
-	environ          []string
 }
 
 func newTrustFixture(t *testing.T) *trustFixture {
 	t.Helper()
-	bsp := newBSPFixture(t, "environments:\n  - name: "+applyEnv+"\n")
-	args := bsp.args(t, "--tag", "2.7.0", "--allow-retag")
-	if r := runCLI(t, bsp.environ, args...); r.code != 0 {
-		t.Fatalf("build-sign-push: exit %d\n%s", r.code, r.stderr)
-	}
-	res := resultOf(t, args)
-	repo, _, _ := strings.Cut(res.Outputs["image-ref"], "@")
-	repo, _, _ = strings.Cut(repo, ":2.7.0")
-	unsigned, err := testenv.PushBaseImage(t.Context(), bsp.host, "vendor-x/unsigned")
+	a := newApplyFixture(t)
+	unsigned, err := testenv.PushBaseImage(t.Context(), a.host, "vendor-x/unsigned")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &trustFixture{applyFixture: newApplyFixture(t), signed: repo + "@" + res.Digest, unsigned: unsigned.String()}
-	// The platform's apply job, not the vendor's pipeline: every app.
-	for _, kv := range bsp.environ {
-		if !strings.HasPrefix(kv, "CI_PROJECT_NAME=") {
-			f.environ = append(f.environ, kv)
-		}
-	}
-	f.config = bsp.config
-	return f
+	return &trustFixture{applyFixture: a, signed: a.imageRepo + "@" + a.imageDigest, unsigned: unsigned.String()}
 }
 
 // trustApp is one app of a Helmsman desired-state file.
