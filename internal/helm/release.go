@@ -43,6 +43,14 @@ const (
 	// LabelOwnerID is the first 16 hex digits of the SHA-256 of Owner; it
 	// tells owners apart exactly where LabelOwner had to be shortened.
 	LabelOwnerID = "stepper.dev/owner-id"
+	// LabelOwnerURL is the URL of the run that wrote the revision (the CI
+	// job), made fit for a label value; the owner stays the same across
+	// retries, the URL does not.
+	LabelOwnerURL = "stepper.dev/owner-url"
+	// LabelDeadline is when the operation that wrote the revision gives
+	// up at the latest, in Unix seconds. A pending revision past it is a
+	// stale lock, whatever the timeout of the run that finds it.
+	LabelDeadline = "stepper.dev/deadline"
 )
 
 // Cluster says which Kubernetes cluster to talk to: RESTConfig when set,

@@ -308,6 +308,12 @@ func (e *kubeEnv) craftPending(t *testing.T, name string, status rcommon.Status,
 	}
 }
 
+// pastDeadline is labels with a deadline that has passed.
+func pastDeadline(labels map[string]string) map[string]string {
+	labels[helm.LabelDeadline] = fmt.Sprint(time.Now().Add(-time.Second).Unix())
+	return labels
+}
+
 func TestPendingReleaseRecovery(t *testing.T) {
 	t.Parallel()
 	e := newKubeEnv(t)
@@ -338,7 +344,7 @@ func TestPendingReleaseRecovery(t *testing.T) {
 		{"ours-install", rcommon.StatusPendingInstall, ownerLabels(ours), time.Second, ""},
 		{"other-live", rcommon.StatusPendingUpgrade, ownerLabels(other), 5 * time.Second, "https___gitlab.example_group_other_-_jobs_7"},
 		{"helm-cli-live", rcommon.StatusPendingRollback, nil, 5 * time.Second, "another tool"},
-		{"other-stale", rcommon.StatusPendingUpgrade, ownerLabels(other), 2 * time.Minute, ""},
+		{"other-stale", rcommon.StatusPendingUpgrade, pastDeadline(ownerLabels(other)), 2 * time.Minute, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()

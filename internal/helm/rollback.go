@@ -13,16 +13,17 @@ import (
 
 // RollbackOptions shape a rollback.
 type RollbackOptions struct {
-	// Timeout bounds each wait; 0 means DefaultReleaseTimeout. It is also
-	// the age after which another owner's pending revision is stale.
+	// Timeout bounds each wait; 0 means DefaultReleaseTimeout. The
+	// revision records the deadline it implies, as for UpgradeOptions.
 	Timeout time.Duration
 	// Wait waits until the restored objects are healthy (Waiter, or Helm's
 	// kstatus waiter); the rollback fails when they are not.
 	Wait bool
 	// Waiter replaces Helm's waiter; nil uses Helm's kstatus waiter.
 	Waiter Waiter
-	// Owner identifies who rolls back, as in UpgradeOptions.
-	Owner string
+	// Owner identifies who rolls back, and OwnerURL this run of it, as in
+	// UpgradeOptions.
+	Owner, OwnerURL string
 	// ForceConflicts takes over fields other field managers own.
 	ForceConflicts bool
 	// MaxHistory is how many revisions to keep; 0 means DefaultMaxHistory.
@@ -35,6 +36,7 @@ type rollbackSettings struct {
 	Timeout        time.Duration
 	Wait           bool
 	Owner          string
+	OwnerURL       string
 	ForceConflicts bool
 	MaxHistory     int
 }
@@ -103,7 +105,7 @@ func (c *Client) Rollback(ctx context.Context, cl Cluster, name, namespace strin
 		red.secrets = append(red.secrets, newRedactor(r.Config).secrets...)
 	}
 	res, err := s.rollback(ctx, name, toRevision, rollbackSettings{
-		Timeout: o.Timeout, Wait: o.Wait, Owner: o.Owner, ForceConflicts: o.ForceConflicts, MaxHistory: o.MaxHistory,
+		Timeout: o.Timeout, Wait: o.Wait, Owner: o.Owner, OwnerURL: o.OwnerURL, ForceConflicts: o.ForceConflicts, MaxHistory: o.MaxHistory,
 	}, newRedactor(nil, red.secrets...))
 	if res != nil {
 		res.Recovered = recovered
@@ -134,7 +136,7 @@ func (s *session) rollback(ctx context.Context, name string, to int, o rollbackS
 	// Helm copies a rollback's labels from the revision it restores, so
 	// the owner goes into the description, which the pending revision
 	// already carries.
-	rb.Description = truncate(fmt.Sprintf("Rollback to %d by stepper owner-id %s (%s)", to, ownerID(o.Owner), labelValue(o.Owner)), 256)
+	rb.Description = holder{owner: o.Owner, url: o.OwnerURL, timeout: o.Timeout}.rollbackDescription(to, time.Now())
 	runErr := rb.Run(name)
 
 	if runErr != nil {

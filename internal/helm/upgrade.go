@@ -49,8 +49,8 @@ type UpgradeOptions struct {
 	// CreateNamespace creates Namespace on install when it is missing.
 	CreateNamespace bool
 	// Timeout bounds each wait (hooks, the release's objects, a rollback);
-	// 0 means DefaultReleaseTimeout. It is also the age after which another
-	// owner's pending revision counts as stale (see recover.go).
+	// 0 means DefaultReleaseTimeout. The revision records the deadline it
+	// implies, by which another run may take its lock as stale (recover.go).
 	Timeout time.Duration
 	// Wait waits until the release's objects are healthy (Waiter, or
 	// Helm's kstatus waiter) and fails the release when they are not
@@ -64,6 +64,9 @@ type UpgradeOptions struct {
 	// the current user@host). It is recorded on every revision so that a
 	// lock left by an interrupted run of the same owner is recovered.
 	Owner string
+	// OwnerURL is the URL of this run of Owner (the CI job URL), recorded
+	// beside it; it changes with every retry where Owner does not.
+	OwnerURL string
 	// DryRun plans instead of deploying: Upgrade then does what Plan does.
 	DryRun bool
 	// Waiter replaces Helm's waiter for the release's objects; nil uses
@@ -249,7 +252,7 @@ func (s *session) failed(ctx context.Context, o UpgradeOptions, op, act string, 
 	}
 	s.kube.resetWait()
 	rb, rbErr := s.rollback(ctx, o.Release, good.Version, rollbackSettings{
-		Timeout: o.Timeout, Wait: true, Owner: o.Owner, ForceConflicts: o.ForceConflicts, MaxHistory: o.MaxHistory,
+		Timeout: o.Timeout, Wait: true, Owner: o.Owner, OwnerURL: o.OwnerURL, ForceConflicts: o.ForceConflicts, MaxHistory: o.MaxHistory,
 	}, red)
 	if rbErr != nil {
 		class := exit.Failed
@@ -289,7 +292,7 @@ func (s *session) install(ctx context.Context, o UpgradeOptions, vals map[string
 	// check only repeats it. Client-side applies keep it.
 	in.DisableOpenAPIValidation = in.ServerSideApply
 	in.ForceConflicts = o.ForceConflicts
-	in.Labels = ownerLabels(o.Owner)
+	in.Labels = o.holder().labels(time.Now())
 	in.Replace = replace
 	return in.RunWithContext(ctx, copyChart(o.Chart.chart), vals)
 }
@@ -304,7 +307,7 @@ func (s *session) upgrade(ctx context.Context, o UpgradeOptions, vals map[string
 	up.ServerSideApply = helmApplyMethod(o.ApplyMethod)
 	up.DisableOpenAPIValidation = o.ApplyMethod == ApplyServerSide
 	up.ForceConflicts = o.ForceConflicts
-	up.Labels = ownerLabels(o.Owner)
+	up.Labels = o.holder().labels(time.Now())
 	up.MaxHistory = o.MaxHistory
 	up.ResetValues = true
 	return up.RunWithContext(ctx, o.Release, copyChart(o.Chart.chart), vals)
