@@ -24,9 +24,10 @@ import (
 	"github.com/stepper-cd/stepper/internal/suggest"
 )
 
-// maxIndexSize bounds an index.yaml; the biggest public ones are tens of
-// megabytes.
-const maxIndexSize = 512 << 20
+// maxIndexSize bounds an index.yaml, fetched or cached; the biggest public
+// ones are tens of megabytes, and decoding YAML takes many times its size
+// in memory.
+const maxIndexSize = 128 << 20
 
 // maxChartSize bounds a chart package, as Helm's loader does.
 const maxChartSize = 100 << 20
@@ -162,13 +163,9 @@ func (c *Client) fetchIndex(ctx context.Context, repo string) (*repoIndex, error
 		return nil, statusError("fetch index of chart repository "+repo, indexURL, resp.StatusCode,
 			"check that "+repo+" is a Helm chart repository (the directory holding index.yaml)")
 	}
-	data, err := readLimited(resp.Body, maxIndexSize)
+	idx, size, err := readIndex(repo, indexURL, resp.Body, maxIndexSize)
 	if err != nil {
-		return nil, classifyHTTP("read index of chart repository "+repo, err)
-	}
-	idx, err := parseIndex(repo, data)
-	if err != nil {
-		return nil, exit.Infraf("chart repository %s: %s is not a valid index: %w", repo, indexURL, err)
+		return nil, err
 	}
 	idx.ETag = resp.Header.Get("ETag")
 	idx.LastModified = resp.Header.Get("Last-Modified")
@@ -179,13 +176,45 @@ func (c *Client) fetchIndex(ctx context.Context, repo string) (*repoIndex, error
 			}
 		}
 	}
-	log.Debug().Str("repo", repo).Int("bytes", len(data)).Int("charts", len(idx.Entries)).
+	log.Debug().Str("repo", repo).Int("bytes", size).Int("charts", len(idx.Entries)).
 		Int64("duration", time.Since(start).Milliseconds()).Msg("chart repository index fetched")
 	return idx, nil
 }
 
+// readIndex reads and parses an index.yaml of at most limit bytes; it
+// returns the index and its size.
+func readIndex(repo, indexURL string, r io.Reader, limit int64) (*repoIndex, int, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, 0, classifyHTTP("read index of chart repository "+repo, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, 0, exit.Infraf("chart repository %s: %s is larger than %s, more than any chart repository's index; "+
+			"check that the URL names a Helm chart repository", repo, indexURL, sizeString(limit))
+	}
+	idx, err := parseIndex(repo, data)
+	if err != nil {
+		return nil, 0, exit.Infraf("chart repository %s: %s is not a valid index: %w", repo, indexURL, err)
+	}
+	return idx, len(data), nil
+}
+
+func sizeString(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 func readCachedIndex(file, repo string) *repoIndex {
-	data, err := os.ReadFile(file)
+	f, err := os.Open(file)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	// The cache may be shared between jobs; a file too big to be an index
+	// this code wrote is ignored, and the index fetched again.
+	data, err := readLimited(f, maxIndexSize)
 	if err != nil {
 		return nil
 	}
