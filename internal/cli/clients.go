@@ -171,9 +171,9 @@ func registryClient(ctx context.Context, rt *Runtime, cfg *config.Config) (*regi
 	})}
 	registerDockerConfigSecrets(rt.Secrets, creds.DockerConfig.Expand(), rt.Environ)
 	return registry.New(registry.Options{
-		Keychain: keychain,
-		Insecure: cfg.Registry.Insecure,
-		Progress: progress,
+		Keychain:      keychain,
+		InsecureHosts: cfg.Registry.InsecureHosts(),
+		Progress:      progress,
 	}), nil
 }
 

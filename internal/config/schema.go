@@ -57,6 +57,16 @@ type Registry struct {
 	Credentials Credentials `yaml:"credentials"`
 }
 
+// InsecureHosts are the registries registry.insecure lets stepper speak to
+// without verified TLS: registry.host alone, never a registry named only in
+// an image reference.
+func (r Registry) InsecureHosts() []string {
+	if !r.Insecure || r.Host == "" {
+		return nil
+	}
+	return []string{r.Host}
+}
+
 // Credentials log in to the registry: a username and password, or a Docker
 // config file. The password is always a reference, never the secret itself.
 type Credentials struct {

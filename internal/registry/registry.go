@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -25,6 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/logging"
 	"github.com/stepper-cd/stepper/internal/retry"
 )
 
@@ -34,10 +37,18 @@ type Options struct {
 	// Keychain finds credentials per registry; nil means anonymous. See
 	// Keychain for the one stepper builds from its configuration.
 	Keychain authn.Keychain
-	// Insecure allows plain HTTP and unverified TLS for every registry
-	// (configuration key registry.insecure). Registries on localhost and
-	// 127.0.0.1 are spoken to over plain HTTP without it.
-	Insecure bool
+	// InsecureHosts are the registries (host or host:port, as in an image
+	// reference) spoken to over plain HTTP or with unverified TLS: the
+	// configuration's registry.host when registry.insecure is set. Every
+	// other registry gets verified HTTPS; a plain-HTTP request to one is
+	// refused. Registries on localhost and 127.0.0.1 are spoken to over
+	// plain HTTP without being named. The first request to each insecure
+	// host logs a warning through the request context's logger.
+	InsecureHosts []string
+	// ResponseHeaderTimeout bounds the wait for a registry's answer once a
+	// request is sent; default 2 minutes. Dialing and the TLS handshake are
+	// bounded by 30 and 10 seconds.
+	ResponseHeaderTimeout time.Duration
 	// Jobs is the number of blobs uploaded at the same time; default 4.
 	Jobs int
 	// Transport is the base transport; nil means a clone of
@@ -72,18 +83,14 @@ func New(o Options) *Client {
 		o.Jobs = 4
 	}
 	o.Backoff = o.Backoff.withDefaults()
-	base := o.Transport
-	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		// Pushes run Jobs uploads and validate checks many images at once
-		// against one registry; the default of 2 idle connections per host
-		// would dial a new connection for most requests.
-		t.MaxIdleConnsPerHost = 64
-		if o.Insecure {
-			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // registry.insecure asks for it
-		}
-		base = t
+	if o.ResponseHeaderTimeout <= 0 {
+		o.ResponseHeaderTimeout = 2 * time.Minute
 	}
+	secure, insecure := o.Transport, o.Transport
+	if o.Transport == nil {
+		secure, insecure = newTransport(o.ResponseHeaderTimeout, false), newTransport(o.ResponseHeaderTimeout, true)
+	}
+	base := http.RoundTripper(&hostPolicy{secure: secure, insecure: insecure, hosts: o.InsecureHosts})
 	base = loopbackPlainHTTP{next: base}
 	return &Client{
 		opts:      o,
@@ -133,13 +140,71 @@ func (c *Client) RemoteOptions(ctx context.Context) []remote.Option {
 	return opts
 }
 
-// NameOptions are the options for parsing references the way this client
-// does; with Insecure, any registry may be spoken to over plain HTTP.
-func (c *Client) NameOptions() []name.Option {
-	if c.opts.Insecure {
+// newTransport is http.DefaultTransport with every wait bounded: a
+// registry that accepts a connection and never answers fails the request
+// instead of holding the job until CI kills it.
+func newTransport(responseHeader time.Duration, skipVerify bool) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = responseHeader
+	// Pushes run Jobs uploads and validate checks many images at once
+	// against one registry; the default of 2 idle connections per host
+	// would dial a new connection for most requests.
+	t.MaxIdleConnsPerHost = 64
+	if skipVerify {
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // registry.insecure names this host
+	}
+	return t
+}
+
+// nameOptions are the options for parsing a reference on registry host:
+// plain HTTP is allowed only for the hosts registry.insecure names.
+func (c *Client) nameOptions(host string) []name.Option {
+	if slices.Contains(c.opts.InsecureHosts, host) {
 		return []name.Option{name.Insecure}
 	}
 	return nil
+}
+
+// parseReference parses ref with the options of its own registry.
+func (c *Client) parseReference(ref string) (name.Reference, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	if opts := c.nameOptions(r.Context().RegistryStr()); opts != nil {
+		return name.ParseReference(ref, opts...)
+	}
+	return r, nil
+}
+
+// hostPolicy sends requests for the insecure hosts through the transport
+// that skips TLS verification and warns once per such host; it refuses
+// plain HTTP to any other host that is not this machine, so a reference
+// on another registry can never be fetched, or sent credentials, in clear.
+type hostPolicy struct {
+	secure, insecure http.RoundTripper
+	hosts            []string
+	warned           sync.Map // host -> struct{}
+}
+
+func (h *hostPolicy) RoundTrip(req *http.Request) (*http.Response, error) {
+	host := req.URL.Host
+	if !slices.Contains(h.hosts, host) {
+		if req.URL.Scheme == "http" && !isLoopback(req.URL.Hostname()) {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, exit.Usagef("refusing plain HTTP to %s: registry.insecure applies only to registry.host", host)
+		}
+		return h.secure.RoundTrip(req)
+	}
+	if _, done := h.warned.LoadOrStore(host, struct{}{}); !done {
+		logging.From(req.Context()).Warn().Str("registry", host).
+			Msg("registry.insecure: talking to this registry without verified TLS; images and credentials can be read or changed on the way")
+	}
+	return h.insecure.RoundTrip(req)
 }
 
 // Image fetches the image ref names, a tag or a digest, and returns it with
@@ -149,7 +214,7 @@ func (c *Client) NameOptions() []name.Option {
 // to another repository of the same registry mounts them instead of
 // uploading them again.
 func (c *Client) Image(ctx context.Context, ref string) (v1.Image, name.Digest, error) {
-	r, err := name.ParseReference(ref, c.NameOptions()...)
+	r, err := c.parseReference(ref)
 	if err != nil {
 		return nil, name.Digest{}, exit.Usagef("image reference %q: %w", ref, err)
 	}
@@ -175,7 +240,7 @@ func (c *Client) Image(ctx context.Context, ref string) (v1.Image, name.Digest, 
 // headers: a HEAD request, or a GET of the manifest alone for a registry
 // whose HEAD answer lacks the digest.
 func (c *Client) Resolve(ctx context.Context, ref string) (name.Digest, error) {
-	r, err := name.ParseReference(ref, c.NameOptions()...)
+	r, err := c.parseReference(ref)
 	if err != nil {
 		return name.Digest{}, exit.Usagef("image reference %q: %w", ref, err)
 	}
@@ -211,9 +276,12 @@ func headUnanswered(err error) bool {
 
 // repository parses repo ("host/path", no tag or digest).
 func (c *Client) repository(repo string) (name.Repository, error) {
-	r, err := name.NewRepository(repo, c.NameOptions()...)
+	r, err := name.NewRepository(repo)
 	if err != nil {
 		return name.Repository{}, exit.Usagef("image repository %q: %w", repo, err)
+	}
+	if opts := c.nameOptions(r.RegistryStr()); opts != nil {
+		return name.NewRepository(repo, opts...)
 	}
 	return r, nil
 }

@@ -86,7 +86,7 @@ func (c *Client) tag(repo name.Repository, tag string) (name.Tag, error) {
 	if !tagPattern.MatchString(tag) {
 		return name.Tag{}, exit.Usagef("tag %q for %s: a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'", tag, repo)
 	}
-	t, err := name.NewTag(repo.Name()+":"+tag, append(c.NameOptions(), name.StrictValidation)...)
+	t, err := name.NewTag(repo.Name()+":"+tag, append(c.nameOptions(repo.RegistryStr()), name.StrictValidation)...)
 	if err != nil {
 		return name.Tag{}, exit.Usagef("tag %q for %s: %w", tag, repo, err)
 	}
