@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"github.com/stepper-cd/stepper/internal/retry"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -74,8 +75,18 @@ const (
 )
 
 // defaultClient is this package's own, so that nothing another package does
-// to http.DefaultClient changes how checks are sent.
-var defaultClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+// to http.DefaultClient changes how checks are sent. Each request is bounded
+// by Options.RequestTimeout through its context; the transport's own bounds
+// hold even for a caller whose Client has none.
+var defaultClient = &http.Client{Transport: boundedTransport()}
+
+func boundedTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = 30 * time.Second
+	return t
+}
 
 func (o Options) withDefaults() Options {
 	if o.UserAgent == "" {
