@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 
 	gl "gitlab.com/gitlab-org/api/client-go/v2"
@@ -24,9 +25,13 @@ func classify(op, project string, err error) error {
 	if errors.As(err, &resp) {
 		status = resp.StatusCode
 	}
+	var nerr net.Error
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%s: %w", op, err)
+	case errors.As(err, &nerr) && nerr.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return exit.Infraf("%s: GitLab did not answer in time; check that the instance at gitlab.url is healthy "+
+			"and that this runner can reach it: %w", op, err)
 	case retry.Unreachable(err):
 		return exit.Infraf("%s: GitLab is unreachable; check gitlab.url and that this runner can reach it "+
 			"(proxy, firewall): %w", op, err)

@@ -11,8 +11,10 @@
 package gitlab
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -31,8 +33,11 @@ type Options struct {
 	// Token is a personal, group or project access token with scope api.
 	Token secret.Value
 	// HTTPClient replaces the default client, whose requests time out after
-	// attemptTimeout each.
+	// Timeout each.
 	HTTPClient *http.Client
+	// Timeout bounds one HTTP attempt of the default client, the wait for
+	// GitLab's answer included; 0 means attemptTimeout.
+	Timeout time.Duration
 }
 
 // Client is a connection to one GitLab instance.
@@ -66,7 +71,12 @@ func New(o Options) (*Client, error) {
 	}
 	httpClient := o.HTTPClient
 	if httpClient == nil {
-		httpClient = &http.Client{Timeout: attemptTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		timeout := cmp.Or(o.Timeout, attemptTimeout)
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		t.TLSHandshakeTimeout = 10 * time.Second
+		t.ResponseHeaderTimeout = timeout
+		httpClient = &http.Client{Timeout: timeout, Transport: t}
 	}
 	api, err := gl.NewClient(o.Token.Reveal(),
 		gl.WithBaseURL(o.URL),
