@@ -59,7 +59,7 @@ func (c *DeployCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, cl
 	rt.Result.App = c.App
 	job := deploy.Job{
 		Options: c.Options, Config: cfg, Env: env, Started: rt.Result.StartedAt,
-		Actor: rt.CI.User, PipelineURL: rt.CI.PipelineURL, Owner: orDefault(ci.JobIdentity(rt.Environ), rt.CI.User), DryRun: rt.Globals.DryRun,
+		Actor: rt.CI.User, PipelineURL: rt.CI.PipelineURL, Owner: orDefault(ci.JobIdentity(rt.Environ), rt.CI.User), OwnerURL: rt.CI.JobURL, DryRun: rt.Globals.DryRun,
 	}
 	step := &deploy.Step{}
 	if c.Apply {

@@ -253,6 +253,15 @@ func TestApplyHelmsmanMultiApp(t *testing.T) {
 	dsf := f.writeDSF(t, apps...)
 
 	r := f.apply(t, dsf)
+	// Each revision names the job (stable across its retries) and this
+	// run's URL, so a retry recognises its own stale lock.
+	secrets, err := f.client.CoreV1().Secrets(backend).List(t.Context(), metav1.ListOptions{LabelSelector: "owner=helm,name=records"})
+	if err != nil || len(secrets.Items) != 1 {
+		t.Fatalf("release secrets of records: %v, %v", secrets, err)
+	}
+	if l := secrets.Items[0].Labels; l[helm.LabelOwnerURL] == "" || !strings.Contains(l[helm.LabelOwner], "vendor-x") && l[helm.LabelOwner] == "" {
+		t.Errorf("release labels %v lack the owner and its job URL", l)
+	}
 	for _, a := range apps[:4] {
 		f.ready(t, a.name, a.ns)
 		if h := f.history(t, a.name, a.ns); h != "1:deployed" {

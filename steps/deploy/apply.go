@@ -47,7 +47,7 @@ func (s *Step) apply(ctx context.Context, job Job) (*Outcome, error) {
 	a := &applier{
 		helm: s.Helm, waiter: s.Waiter, verifier: s.Verifier, cluster: helm.Cluster{Kubeconfig: job.Kubeconfig, Context: job.KubeContext},
 		checkout: checkout.FS(), dir: dir,
-		owner: job.Owner, timeout: job.Timeout, rollbackOnFailure: job.RollbackOnFailure, includeProtected: job.IncludeProtected,
+		owner: job.Owner, ownerURL: job.OwnerURL, timeout: job.Timeout, rollbackOnFailure: job.RollbackOnFailure, includeProtected: job.IncludeProtected,
 	}
 	if !job.Wait {
 		a.waiter = nil
@@ -91,6 +91,7 @@ type applier struct {
 	// owner names who applies (job URL or user); it is recorded on the
 	// release so a stale lock can be recognised as ours.
 	owner             string
+	ownerURL          string
 	timeout           time.Duration
 	rollbackOnFailure bool
 	// includeProtected also upgrades releases the state marks protected.

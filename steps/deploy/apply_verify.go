@@ -93,7 +93,7 @@ func (a *applier) prepare(ctx context.Context, app desiredstate.App) (helm.Upgra
 	}
 	o := helm.UpgradeOptions{
 		Release: app.Name, Namespace: app.Namespace, Chart: ch, CreateNamespace: true,
-		Timeout: a.timeoutOf(app), Wait: true, RollbackOnFailure: a.rollbackOnFailure, Owner: a.owner, Waiter: a.waiter,
+		Timeout: a.timeoutOf(app), Wait: true, RollbackOnFailure: a.rollbackOnFailure, Owner: a.owner, OwnerURL: a.ownerURL, Waiter: a.waiter,
 		ValuesFS: a.checkout,
 	}
 	if o.Values, err = valuesMap(app.Set, app.SetString); err != nil {

@@ -33,9 +33,11 @@ type Job struct {
 	Env    *config.Environment
 	// Started is when the run began; it orders releases (release.Late).
 	Started time.Time
-	// Actor, PipelineURL and Owner say who deploys from where; Owner is
-	// recorded on Helm releases so a stale lock is recognised as ours.
-	Actor, PipelineURL, Owner string
+	// Actor, PipelineURL and Owner say who deploys from where; Owner, a
+	// job's identity stable across its retries, is recorded on Helm
+	// releases so a stale lock is recognised as ours, and OwnerURL (this
+	// run's job URL) beside it.
+	Actor, PipelineURL, Owner, OwnerURL string
 	DryRun                    bool
 }
 
