@@ -76,6 +76,13 @@ func (r *Repo) log(ctx context.Context, rev, path string, n int) ([]Commit, erro
 	if err != nil {
 		return nil, fmt.Errorf("git log %s in %s: %w", path, r.dir, err)
 	}
+	return parseLog(out), nil
+}
+
+// parseLog reads the output of log's format: records of SHA, subject,
+// committer time and trailers. A record without all four fields is
+// skipped; a time that is not a number is left zero.
+func parseLog(out string) []Commit {
 	var commits []Commit
 	for _, rec := range strings.Split(out, recordSep) {
 		f := strings.SplitN(strings.TrimLeft(rec, "\n"), fieldSep, 4)
@@ -93,7 +100,7 @@ func (r *Repo) log(ctx context.Context, rev, path string, n int) ([]Commit, erro
 		}
 		commits = append(commits, c)
 	}
-	return commits, nil
+	return commits
 }
 
 // shallowBoundary is the set of commits whose parents the checkout lacks.
