@@ -18,7 +18,7 @@ export GOTOOLCHAIN := local
 # Debian's Groovy 2.4 (the Jenkins pipeline line) runs on Debian's OpenJDK 17.
 export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 
-.PHONY: build test bench lint tools platform-up platform-down clean
+.PHONY: build test fuzz fuzz-short bench lint tools platform-up platform-down clean
 
 build: ## the stepper binary in bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stepper
@@ -29,6 +29,39 @@ tools: ## install every pinned tool the tests and the platform need
 test: tools ## all tests, against real components
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+ifeq ($(FUZZ_SHORT),1)
+	$(MAKE) --no-print-directory fuzz-short
+endif
+
+# Fuzz targets of the parsers that read untrusted input, as package:Target.
+# `go test` (so `make test`) runs their seed corpora; fuzz-short fuzzes each
+# for FUZZTIME_SHORT, about a minute in all, and runs from `make test` with
+# FUZZ_SHORT=1; fuzz gives each FUZZTIME. A failing input is saved under the
+# package's testdata/fuzz/<Target>/: commit it with the fix, so that plain
+# `go test` replays it from then on.
+FUZZ_TARGETS := \
+	./internal/report:FuzzReadJSON \
+	./internal/signing:FuzzParsePublicKey \
+	./internal/signing:FuzzDSSEEnvelope \
+	./internal/signing:FuzzBundle \
+	./internal/signing:FuzzSimpleSigningPayload \
+	./internal/gitrepo:FuzzParseLog \
+	./internal/desiredstate:FuzzFlattenValues
+FUZZTIME_SHORT ?= 5s
+FUZZTIME       ?= 60s
+
+define run-fuzz
+	for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} in $${t%%:*} for $(1)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(1) "$${t%%:*}"; \
+	done
+endef
+
+fuzz-short: ## fuzz each parser for a few seconds (make test runs this with FUZZ_SHORT=1)
+	$(call run-fuzz,$(FUZZTIME_SHORT))
+
+fuzz: ## fuzz each parser for a minute
+	$(call run-fuzz,$(FUZZTIME))
 
 bench: tools build ## benchmarks, with peer tools measured in the same run
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 30m ./...
