@@ -104,6 +104,9 @@ type Charts struct {
 	// Repositories are http(s) chart repository URLs (with an index.yaml)
 	// or oci:// registry prefixes.
 	Repositories []string `yaml:"repositories" check:"chartrepo"`
+	// Keyring is the OpenPGP public keyring that Helm provenance files
+	// (.tgz.prov) are checked with by the apply job.
+	Keyring FilePath `yaml:"keyring" check:"filepath"`
 }
 
 // Validate configures the validate verb.

@@ -41,6 +41,10 @@ type ChartRef struct {
 	// Version is an exact version, a semver constraint such as "~1.2" or
 	// ">=1.0 <2", or "" for the newest (see Latest).
 	Version string
+	// Verify, when set, is what the privileged apply job demands of a
+	// remote chart: a digest, a provenance signature, a cosign signature
+	// (see Verification). Load then checks them on every call.
+	Verify *Verification
 }
 
 // String is ref as a user would write it: a path, repo/name or
@@ -158,7 +162,7 @@ func (c *Client) Load(ctx context.Context, ref ChartRef) (*LoadedChart, error) {
 	c.mu.Lock()
 	lc, ok := c.charts[key]
 	c.mu.Unlock()
-	if ok {
+	if ok && ref.Verify == nil {
 		return lc, nil
 	}
 
@@ -186,9 +190,28 @@ func (c *Client) Load(ctx context.Context, ref ChartRef) (*LoadedChart, error) {
 	return lc, nil
 }
 
-// fetchChart returns ref's package: from file when an earlier run left it
-// there, otherwise downloaded and saved to file.
+// fetchChart returns ref's package. With ref.Verify, it is returned only
+// once verified (see Verification).
 func (c *Client) fetchChart(ctx context.Context, ref ChartRef, file string) ([]byte, error) {
+	if ref.Verify != nil && ref.isOCI() {
+		return c.fetchOCIVerified(ctx, ref, file)
+	}
+	data, err := c.cachedOrDownloaded(ctx, ref, file)
+	if err != nil {
+		return nil, err
+	}
+	if ref.Verify != nil {
+		if err := c.checkProvenance(ctx, ref, data); err != nil {
+			return nil, err
+		}
+	}
+	return data, nil
+}
+
+// cachedOrDownloaded returns ref's package: from file when an earlier run
+// left it there and it still matches the repository's index, otherwise
+// downloaded and saved to file.
+func (c *Client) cachedOrDownloaded(ctx context.Context, ref ChartRef, file string) ([]byte, error) {
 	if data, err := os.ReadFile(file); err == nil {
 		if err := c.checkCached(ctx, ref, file, data); err != nil {
 			return nil, err

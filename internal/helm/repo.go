@@ -227,20 +227,16 @@ func readCachedIndex(file, repo string) *repoIndex {
 
 // downloadFromRepo downloads ref's package (ref.Version exact) from an
 // http(s) chart repository and checks it against the digest in the index.
+// With ref.Verify, a package the index gives no digest for is refused
+// before it is downloaded, since nothing could be checked.
 func (c *Client) downloadFromRepo(ctx context.Context, ref ChartRef) ([]byte, error) {
-	idx, err := c.index(ctx, ref.Repo)
+	entry, err := c.indexEntry(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	var entry *indexEntry
-	for i, e := range idx.Entries[ref.Name] {
-		if e.Version == ref.Version {
-			entry = &idx.Entries[ref.Name][i]
-			break
-		}
-	}
-	if entry == nil || len(entry.URLs) == 0 {
-		return nil, exit.Usagef("chart %s: the index of %s lists no download URL for it", ref, ref.Repo)
+	if entry.Digest == "" && ref.Verify != nil {
+		return nil, exit.Failedf("chart %s: the index of %s lists no digest for it, so the apply job cannot check the package; "+
+			"have the repository re-indexed (helm repo index)", ref, ref.Repo)
 	}
 	chartURL, err := resolveURL(ref.Repo, entry.URLs[0])
 	if err != nil {
@@ -277,6 +273,21 @@ func (c *Client) downloadFromRepo(ctx context.Context, ref ChartRef) ([]byte, er
 		}
 	}
 	return data, nil
+}
+
+// indexEntry is ref's entry (ref.Version exact) in its repository's index;
+// it has a download URL.
+func (c *Client) indexEntry(ctx context.Context, ref ChartRef) (*indexEntry, error) {
+	idx, err := c.index(ctx, ref.Repo)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range idx.Entries[ref.Name] {
+		if e.Version == ref.Version && len(e.URLs) > 0 {
+			return &idx.Entries[ref.Name][i], nil
+		}
+	}
+	return nil, exit.Usagef("chart %s: the index of %s lists no download URL for it", ref, ref.Repo)
 }
 
 // authorize adds basic auth for repo's host when the keychain has

@@ -46,7 +46,7 @@ func (s *Step) apply(ctx context.Context, job Job) (*Outcome, error) {
 	defer checkout.Close()
 	a := &applier{
 		helm: s.Helm, waiter: s.Waiter, verifier: s.Verifier, cluster: helm.Cluster{Kubeconfig: job.Kubeconfig, Context: job.KubeContext},
-		checkout: checkout.FS(), dir: dir,
+		checkout: checkout.FS(), dir: dir, keyring: chartKeyring(job),
 		owner: job.Owner, ownerURL: job.OwnerURL, timeout: job.Timeout, rollbackOnFailure: job.RollbackOnFailure, includeProtected: job.IncludeProtected,
 	}
 	if !job.Wait {
@@ -83,6 +83,8 @@ type applier struct {
 	cluster  helm.Cluster
 	waiter   helm.Waiter
 	verifier Verifier
+	// keyring checks Helm provenance files (charts.keyring); "" when none.
+	keyring string
 	// checkout is the desired state's checkout, and dir the directory in
 	// it that relative values files and chart paths start from; nothing
 	// outside checkout is read.
@@ -216,4 +218,3 @@ func (a *applier) timeoutOf(app desiredstate.App) time.Duration {
 func isPath(s string) bool {
 	return strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") || strings.HasPrefix(s, "/")
 }
-

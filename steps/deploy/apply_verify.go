@@ -21,8 +21,9 @@ import (
 // a desired state that vendors' pipelines write. So before it writes
 // anything it verifies every app it will install (verifyAll): the image
 // is pinned by a digest an approved key signed, the chart is the one the
-// desired state names and matches its repository's digest, and every file
-// the desired state names lies inside its checkout.
+// desired state names, verified as its repository allows (a provenance
+// file, a cosign signature on an OCI chart, at least the index digest),
+// and every file the desired state names lies inside its checkout.
 
 // openCheckout opens the state's checkout as a root nothing leaves (no
 // "..", absolute path or symlink out of it), and says where the state's
@@ -76,7 +77,7 @@ func (a *applier) prepare(ctx context.Context, app desiredstate.App) (helm.Upgra
 	if err := a.verifyImage(ctx, app); err != nil {
 		return helm.UpgradeOptions{}, err
 	}
-	ref := helm.ChartRef{Repo: app.Chart.RepoURL, Name: app.Chart.Name, Version: app.ChartVersion}
+	ref := helm.ChartRef{Repo: app.Chart.RepoURL, Name: app.Chart.Name, Version: app.ChartVersion, Verify: a.chartVerification(app)}
 	if ref.Repo == "" && isPath(app.Chart.String()) {
 		p, err := a.inCheckout("chart path", app.Chart.String())
 		if err != nil {
@@ -150,4 +151,31 @@ func (a *applier) verifyImage(ctx context.Context, app desiredstate.App) error {
 	}
 	logging.From(ctx).Info().Str(logging.App, app.Name).Str(logging.Digest, img.Digest).Str("key", v.KeyID).Msg("signature verified")
 	return nil
+}
+
+// chartVerification is what a remote chart of app must pass: a provenance
+// file checked with charts.keyring when its repository serves one, and a
+// signature by an approved key on an OCI chart's manifest, the same keys
+// images are verified with.
+func (a *applier) chartVerification(app desiredstate.App) *helm.Verification {
+	v := &helm.Verification{Keyring: a.keyring}
+	if a.verifier != nil {
+		v.Signature = func(ctx context.Context, manifest name.Digest) error {
+			ok, err := a.verifier.Verify(ctx, manifest)
+			if err != nil {
+				return err
+			}
+			logging.From(ctx).Info().Str(logging.App, app.Name).Str(logging.Digest, manifest.DigestStr()).Str("key", ok.KeyID).Msg("chart signature verified")
+			return nil
+		}
+	}
+	return v
+}
+
+// chartKeyring is the path of charts.keyring, "" when none is configured.
+func chartKeyring(job Job) string {
+	if job.Config == nil {
+		return ""
+	}
+	return job.Config.Charts.Keyring.Expand()
 }
