@@ -25,6 +25,7 @@ func loadConfig(ctx context.Context, rt *Runtime, parser *kong.Kong) (*config.Co
 		Path:         path,
 		PathExplicit: explicit,
 		Profile:      rt.Globals.Profile,
+		Platform:     rt.Globals.Platform,
 		Environ:      rt.Environ,
 		IgnoreEnv:    flagEnvNames(parser.Model.Node),
 		Sets:         rt.Globals.ConfigSet,

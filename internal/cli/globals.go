@@ -5,6 +5,7 @@ package cli
 type Globals struct {
 	Config    string   `short:"c" placeholder:"FILE" help:"Configuration file (default stepper.yaml). A missing stepper.yaml means built-in defaults only; a file named here must exist."`
 	Profile   string   `placeholder:"NAME" help:"Built-in profile to start from, overriding the file's 'profile' key (ehealth)."`
+	Platform  string   `name:"platform-config" placeholder:"FILE" help:"The platform file the platform team pins: its rules (chains, landing routes, promoters, approved keys, base images, chart repositories, registry) and the profile's cannot be widened by stepper.yaml, STEPPER_* variables or --config-set."`
 	ConfigSet []string `name:"config-set" sep:"none" placeholder:"KEY=VALUE" help:"Override one configuration key, e.g. registry.host=127.0.0.1:5000 or environments.preprod.desiredState.branch=prod. Repeatable; wins over the file and STEPPER_<KEY> variables."`
 	LogFormat string   `default:"auto" enum:"auto,console,json" help:"Log format: console on a terminal and JSON otherwise (auto), or forced (${enum})."`
 	LogLevel  string   `default:"info" enum:"trace,debug,info,warn,error" help:"Least severe level logged (${enum})."`

@@ -54,11 +54,14 @@ func sampleEHealth(t *testing.T, bin string) {
 	// through a merge request.
 	gitOut(t, repo.Dir, "branch", "prod", "master")
 
+	// The platform's own file, as its jobs and CI templates pass it.
+	platform := s.platformFile(t, "ehealth-platform.yaml", sampleSwaps{
+		{"https://jenkins.ehealth.example", jenkins},
+		{"registry.admin.ehealth.sundhed.dk", s.host}, // the registry and the base images
+	})
 	s.config(t, "ehealth-helmsman.yaml", sampleSwaps{
 		{"https://gitlab.ehealth.example/", s.git.URL + "/"}, // the repositories, paths kept
 		{"https://gitlab.ehealth.example", gitlab.URL},
-		{"https://jenkins.ehealth.example", jenkins},
-		{"registry.admin.ehealth.sundhed.dk", s.host}, // the base images
 	})
 	key := s.key(t, "keys/ehealth-2026.pub")
 	s.key(t, "keys/ehealth-2024.pub") // revoked in the sample
@@ -67,8 +70,7 @@ func sampleEHealth(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 	s.env = append(s.env,
-		// The profile's registry host, which the sample does not name.
-		"STEPPER_REGISTRY_HOST="+s.host,
+		"STEPPER_PLATFORM_CONFIG="+platform,
 		"HARBOR_USER="+s.user, "HARBOR_PASSWORD="+s.password,
 		"COSIGN_PRIVATE_KEY="+string(pem), "COSIGN_PASSWORD="+testenv.TestOnlyKeyPassword,
 		"GITLAB_TOKEN="+gitlab.Token,
@@ -106,6 +108,35 @@ func sampleEHealth(t *testing.T, bin string) {
 	}
 	if n := len(gitlab.MergeRequests("vendor-x/desired-state")); n != 0 {
 		t.Errorf("%d merge requests, want none: devenvcgi lands by commit", n)
+	}
+
+	// Privilege: production lands through the platform's Jenkins job. A
+	// vendor turning that route into a commit, by flag, variable or its
+	// own file, is refused and no branch moves, though the token could
+	// push.
+	vendorFile := filepath.Join(s.dir, "vendor-override.yaml")
+	if err := os.WriteFile(vendorFile, append(mustRead(t, s.file), []byte("    land: {via: commit}\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range map[string][]string{
+		"--config-set": {"deploy", "-c", s.file, "--config-set", "environments.prod.land.via=commit", "--config-set", "chains.vendor=prod"},
+		"STEPPER_*":    {"deploy", "-c", s.file},
+		"stepper.yaml": {"deploy", "-c", vendorFile},
+	} {
+		env := s.env
+		if name == "STEPPER_*" {
+			s.env = append(append([]string(nil), env...), "STEPPER_ENVIRONMENTS_PROD_LAND_VIA=commit")
+		}
+		r := s.stepper(t, append(args, "--env", "prod", "--from-result", built)...)
+		s.env = env
+		if r.code == 0 || !strings.Contains(r.stderr, "environments[prod].land") || !strings.Contains(r.stderr, "is the platform") {
+			t.Errorf("prod route overridden by %s: exit %d\n%s", name, r.code, r.stderr)
+		}
+	}
+	for _, b := range []string{"master", "prod"} {
+		if now, _ := repo.Rev(b); (b == "master" && now != after) || (b == "prod" && now != before) {
+			t.Errorf("branch %s moved after a refused privileged deploy", b)
+		}
 	}
 }
 
@@ -322,6 +353,18 @@ func (s *sample) config(t *testing.T, name string, sw sampleSwaps) {
 	if err := os.WriteFile(s.file, []byte(sw.swap(t, name, text)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// platformFile writes the platform's file name from testdata/config with
+// its addresses swapped, beside the vendor's, and returns its path.
+func (s *sample) platformFile(t *testing.T, name string, sw sampleSwaps) string {
+	t.Helper()
+	text := string(mustRead(t, filepath.Join("..", "..", "testdata", "config", name)))
+	path := filepath.Join(s.dir, name)
+	if err := os.WriteFile(path, []byte(sw.swap(t, name, text)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // replaceLine changes one whole line of the configuration; the test says

@@ -18,10 +18,14 @@ var update = flag.Bool("update", false, "rewrite golden files under testdata/con
 // testdata is the shared fixture directory at the repository root.
 const testdata = "../../testdata/config"
 
-// load is Load with a file and nothing else.
+// load is Load with a file and nothing else; the eHealth vendor sample
+// comes with its platform's file, as the platform's jobs pass it.
 func load(t *testing.T, file string, mods ...func(*config.Options)) (*config.Config, error) {
 	t.Helper()
 	o := config.Options{Path: file, PathExplicit: file != ""}
+	if filepath.Base(file) == "ehealth-helmsman.yaml" {
+		o.Platform = filepath.Join(filepath.Dir(file), "ehealth-platform.yaml")
+	}
 	for _, m := range mods {
 		m(&o)
 	}
@@ -43,6 +47,10 @@ func withEnv(vars ...string) func(*config.Options) {
 
 func withSet(sets ...string) func(*config.Options) {
 	return func(o *config.Options) { o.Sets = append(o.Sets, sets...) }
+}
+
+func withPlatform(p string) func(*config.Options) {
+	return func(o *config.Options) { o.Platform = p }
 }
 
 func withProfile(p string) func(*config.Options) {

@@ -19,8 +19,6 @@ environments:
       path: preprod/dsf.yaml
   - name: pre-live
     desiredState: {format: helmfile}
-chains:
-  internal: [inttest, exttest, preprod, pre-live, prod]
 `
 
 // TestLayerOrder: profile < file < STEPPER_* < --set, with the source of
@@ -28,10 +26,11 @@ chains:
 func TestLayerOrder(t *testing.T) {
 	file := writeConfig(t, layered)
 	c := mustLoad(t, file,
-		withEnv("STEPPER_REGISTRY_PROJECT=from-env", "STEPPER_REGISTRY_INSECURE=true", "STEPPER_REGISTRY_HOST=127.0.0.1:5000"),
+		withEnv("STEPPER_REGISTRY_PROJECT=from-env", "STEPPER_REGISTRY_INSECURE=true", "STEPPER_GITLAB_URL=https://gitlab.example"),
 		withSet("registry.project=from-set"))
 	tests := []struct{ key, value, source string }{
-		{"registry.host", c.Registry.Host, "env STEPPER_REGISTRY_HOST"},
+		{"gitlab.url", c.GitLab.URL, "env STEPPER_GITLAB_URL"},
+		{"registry.host", c.Registry.Host, "profile ehealth"},
 		{"registry.project", c.Registry.Project, "--config-set registry.project=from-set"},
 		{"registry.insecure", boolText(c.Registry.Insecure), "env STEPPER_REGISTRY_INSECURE"},
 		{"environments.preprod.desiredState.repo", mustEnv(t, c, "preprod").DesiredState.Repo, file + ":7"},
@@ -41,7 +40,7 @@ func TestLayerOrder(t *testing.T) {
 		{"profile", c.Profile, file + ":1"},
 	}
 	wantValues := map[string]string{
-		"registry.host": "127.0.0.1:5000", "registry.project": "from-set", "registry.insecure": "true",
+		"gitlab.url": "https://gitlab.example", "registry.host": "registry.admin.ehealth.sundhed.dk", "registry.project": "from-set", "registry.insecure": "true",
 		"environments.preprod.desiredState.repo":    "https://gitlab.example/x/dsf.git",
 		"environments[preprod].desiredState.branch": "prod", "signing.format": "sig-tag",
 		"environments.pre-live.land.via": "commit", "profile": "ehealth",
@@ -54,8 +53,8 @@ func TestLayerOrder(t *testing.T) {
 			t.Errorf("Source(%s) = %q, want %q", tt.key, got, tt.source)
 		}
 	}
-	// The file's chain replaced the profile's list; the other chain stays.
-	if got := names(c.Chain()); !slices.Equal(got, []string{"inttest", "exttest", "preprod", "pre-live", "prod"}) {
+	// The chains are the profile's.
+	if got := names(c.Chain()); !slices.Equal(got, []string{"inttest", "exttest", "preprod", "prod"}) {
 		t.Errorf("chain = %v", got)
 	}
 	if len(c.Chains["vendor"]) != 4 {
@@ -85,8 +84,33 @@ func mustEnv(t *testing.T, c *config.Config, name string) *config.Environment {
 	return nil
 }
 
+// unlocked is the layered configuration written out in full, with no
+// profile: no platform, so every key is the file's and the variables' and
+// flags' mechanics can be seen on every key.
+func unlocked(t *testing.T) string {
+	t.Helper()
+	return writeConfig(t, `chain: internal
+chains:
+  internal: [inttest, exttest, preprod, pre-live, prod]
+  vendor: [devenvcgi, exttest, preprod, prod]
+registry: {host: registry.admin.ehealth.sundhed.dk, project: vendor-x}
+environments:
+  - {name: inttest, desiredState: {branch: master, format: helmsman}, land: {via: commit}}
+  - {name: devenvcgi, desiredState: {branch: master, format: helmsman}, land: {via: commit}}
+  - {name: exttest, desiredState: {branch: master, format: helmsman}, land: {via: commit}}
+  - name: preprod
+    desiredState: {repo: https://gitlab.example/x/dsf.git, path: preprod/dsf.yaml, branch: prod, format: helmsman}
+    land: {via: merge-request, sourceBranch: master, targetBranch: prod}
+  - name: prod
+    desiredState: {branch: prod, format: helmsman}
+    land: {via: jenkins, job: ehealth-promote-prod, parameters: {ENVIRONMENT: prod}}
+  - name: pre-live
+    desiredState: {format: helmfile}
+`)
+}
+
 func TestEnvironmentVariables(t *testing.T) {
-	file := writeConfig(t, layered)
+	file := unlocked(t)
 	c := mustLoad(t, file, withEnv(
 		"STEPPER_ENVIRONMENTS_PREPROD_DESIRED_STATE_BRANCH=release",
 		"STEPPER_ENVIRONMENTS_PRE_LIVE_DESIRED_STATE_FORMAT=flux", // pre-live: - is written _
@@ -136,7 +160,7 @@ func TestEnvironmentVariables(t *testing.T) {
 }
 
 func TestSetFlags(t *testing.T) {
-	file := writeConfig(t, layered)
+	file := unlocked(t)
 	c := mustLoad(t, file, withSet(
 		"environments[preprod].land.via=commit", // the form errors print
 		"environments.qa.desiredState.format=flux",
@@ -163,7 +187,7 @@ func TestSetFlags(t *testing.T) {
 }
 
 func TestProfileSelection(t *testing.T) {
-	file := writeConfig(t, "profile: ehealth\nenvironments:\n  - name: solo\nchains: {only: [solo]}\nchain: only\n")
+	file := writeConfig(t, "profile: ehealth\nenvironments:\n  - name: solo\n")
 	tests := []struct {
 		name    string
 		mods    []func(*config.Options)
@@ -191,12 +215,13 @@ func TestProfileSelection(t *testing.T) {
 }
 
 func TestNullKeepsLowerLayer(t *testing.T) {
-	c := mustLoad(t, writeConfig(t, "profile: ehealth\nregistry:\n  host:\nenvironments:\n  - name: prod\n    promoters: []\n"))
+	c := mustLoad(t, writeConfig(t, "profile: ehealth\nregistry:\n  host:\n"))
 	if c.Registry.Host != "registry.admin.ehealth.sundhed.dk" {
 		t.Errorf("host: with no value erased the profile's host: %q", c.Registry.Host)
 	}
-	if p := mustEnv(t, c, "prod").Promoters; len(p) != 0 {
-		t.Errorf("promoters: [] did not empty the list: %v", p)
+	c = mustLoad(t, writeConfig(t, "smokeTest:\n  healthPaths: [/healthz]\n"), withSet("smokeTest.healthPaths="))
+	if p := c.SmokeTest.HealthPaths; p == nil || len(p) != 0 {
+		t.Errorf("an empty list did not empty the list: %#v", p)
 	}
 }
 

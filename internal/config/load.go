@@ -19,6 +19,10 @@ const DefaultPath = "stepper.yaml"
 type Options struct {
 	// Path is the file to read; "" reads none.
 	Path string
+	// Platform is the platform file the platform team pins (--platform-config):
+	// read after the profile and before Path, it owns the platform's rules
+	// (see locks.go) together with the profile. "" reads none.
+	Platform string
 	// PathExplicit says the user named the file (--config, STEPPER_CONFIG),
 	// so a missing file is an error. Otherwise a missing file means "use the
 	// built-in defaults".
@@ -63,29 +67,48 @@ func Load(ctx context.Context, o Options) (*Config, error) {
 type loader struct {
 	o Options
 	c *Config
+	// platformOnly reads only the platform's layers (profile, platform
+	// file) and defaults: what the platform decided, for the lock check.
+	platformOnly bool
 }
 
 func (l *loader) load(ctx context.Context) error {
-	root, err := l.readConfigFile(ctx)
+	proot, err := l.readPlatformFile(ctx)
 	if err != nil {
 		return err
 	}
-	sets, err := parseSets(l.o.Sets, l.c.flagName())
-	if err != nil {
-		return err
+	var root *yaml.Node
+	var sets []setting
+	var vars []variable
+	if !l.platformOnly {
+		if root, err = l.readConfigFile(ctx); err != nil {
+			return err
+		}
+		if sets, err = parseSets(l.o.Sets, l.c.flagName()); err != nil {
+			return err
+		}
+		vars = stepperVars(l.o.Environ, l.o.IgnoreEnv)
 	}
-	vars := stepperVars(l.o.Environ, l.o.IgnoreEnv)
 	profile, from, err := l.chooseProfile(root, sets, vars)
 	if err != nil {
 		return err
 	}
+	if profile, from, err = l.platformProfile(proot, profile, from); err != nil {
+		return err
+	}
 	cv := reflect.ValueOf(l.c).Elem()
 	if profile != "" {
-		proot, err := profileRoot(profile, l.c.secrets)
+		root, err := profileRoot(profile, l.c.secrets)
 		if err != nil {
 			return err
 		}
 		d := &decoder{layer: origin{kind: fromProfile, name: profile}, c: l.c}
+		if err := d.member(root, cv, nil, ""); err != nil {
+			return err
+		}
+	}
+	if proot != nil {
+		d := &decoder{layer: l.platformOrigin(), baseDir: filepath.Dir(l.o.Platform), c: l.c}
 		if err := d.member(proot, cv, nil, ""); err != nil {
 			return err
 		}
@@ -113,8 +136,16 @@ func (l *loader) load(ctx context.Context) error {
 		l.c.pos["profile"] = from
 	}
 	applyDefaults(l.c)
+	if l.platformOnly {
+		return nil
+	}
 	if err := validate(l.c); err != nil {
 		return err
+	}
+	if profile != "" || proot != nil {
+		if err := l.checkLocks(ctx, profile); err != nil {
+			return err
+		}
 	}
 	for _, e := range l.c.Environments {
 		e.cfg = l.c // Check needs gitlab and jenkins too

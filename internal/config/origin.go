@@ -10,12 +10,13 @@ import (
 type originKind int
 
 const (
-	fromDefault originKind = iota // a default in code
-	fromProfile                   // a built-in profile
-	fromFile                      // stepper.yaml
-	fromEnv                       // a STEPPER_* variable
-	fromSet                       // a --set flag
-	fromOption                    // an Options field, e.g. Profile from --profile
+	fromDefault  originKind = iota // a default in code
+	fromProfile                    // a built-in profile
+	fromPlatform                   // the platform file the platform team pins
+	fromFile                       // stepper.yaml
+	fromEnv                        // a STEPPER_* variable
+	fromSet                        // a --set flag
+	fromOption                     // an Options field, e.g. Profile from --profile
 )
 
 // origin is where one value was written: a layer, plus line and column for
@@ -40,6 +41,8 @@ func (o origin) where() (file string, line, col int) {
 	switch o.kind {
 	case fromProfile:
 		return "profile " + o.name, o.line, o.col
+	case fromPlatform:
+		return o.name, o.line, o.col
 	case fromFile:
 		return o.name, o.line, o.col
 	case fromEnv:
@@ -55,6 +58,11 @@ func (o origin) String() string {
 	switch o.kind {
 	case fromProfile:
 		return "profile " + o.name
+	case fromPlatform:
+		if o.line > 0 {
+			return "platform " + o.name + ":" + strconv.Itoa(o.line)
+		}
+		return "platform " + o.name
 	case fromFile:
 		if o.line > 0 {
 			return o.name + ":" + strconv.Itoa(o.line)
