@@ -72,6 +72,7 @@ func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, 
 		Config: policy.Config{
 			ApprovedRegistry: cfg.Registry.Host,
 			OfficialRepos:    cfg.Charts.Repositories,
+			PlatformRules:    cfg.PlatformRules(),
 		},
 	}
 	if v, err := clients.Verifier(); err != nil {

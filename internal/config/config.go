@@ -15,6 +15,11 @@ func newConfig(set *secret.Set) *Config {
 // File is the configuration file that was read, or "" if none was.
 func (c *Config) File() string { return c.file }
 
+// PlatformRules reports whether a platform (a profile or a platform file)
+// owns the platform's rules: a rule whose input it left out is then an
+// error, never "not checked".
+func (c *Config) PlatformRules() bool { return c.Profile != "" || c.platformFile != "" }
+
 // Warnings are problems that do not stop the run, such as an unknown
 // STEPPER_* variable or an insecure registry that is not local.
 func (c *Config) Warnings() []string { return slices.Clone(c.warnings) }

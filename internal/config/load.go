@@ -108,6 +108,7 @@ func (l *loader) load(ctx context.Context) error {
 		}
 	}
 	if proot != nil {
+		l.c.platformFile = l.o.Platform
 		d := &decoder{layer: l.platformOrigin(), baseDir: filepath.Dir(l.o.Platform), c: l.c}
 		if err := d.member(proot, cv, nil, ""); err != nil {
 			return err

@@ -127,6 +127,9 @@ func (l *loader) checkLocks(ctx context.Context, profile string) error {
 	if !subset(c.BaseImages, p.BaseImages) {
 		refuse(path{}.field("baseImages"), "the approved base images are "+owner+"'s ("+joinNames(p.BaseImages)+")", "list some of them, or none of yours")
 	}
+	if c.Charts.Keyring.Expand() != p.Charts.Keyring.Expand() {
+		refuse(path{}.field("charts").field("keyring"), "the keyring charts are verified with is "+owner+"'s", "set it in the platform file")
+	}
 	if !subset(c.Charts.Repositories, p.Charts.Repositories) {
 		refuse(path{}.field("charts").field("repositories"), "the official chart repositories are "+owner+"'s ("+joinNames(p.Charts.Repositories)+")", "list some of them, or none of yours")
 	}

@@ -41,6 +41,8 @@ func TestVendorCannotWidenThePlatformsRules(t *testing.T) {
 			want: []string{"baseImages", "STEPPER_BASE_IMAGES"}},
 		{name: "another chart repository", mods: []func(*config.Options){withSet("charts.repositories=https://charts.example.invalid")},
 			want: []string{"charts.repositories"}},
+		{name: "the chart keyring", mods: []func(*config.Options){withSet("charts.keyring=/tmp/vendor.gpg")},
+			want: []string{"charts.keyring"}},
 		{name: "another registry", mods: []func(*config.Options){withEnv("STEPPER_REGISTRY_HOST=evil.example")},
 			want: []string{"registry.host", "registry.admin.ehealth.sundhed.dk"}},
 		{name: "no profile", mods: []func(*config.Options){withProfile("none")}, want: []string{"--profile", "names profile \"ehealth\""}},

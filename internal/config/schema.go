@@ -40,13 +40,14 @@ type Config struct {
 	// they were first defined (profile first).
 	Environments []*Environment `yaml:"environments" key:"name"`
 
-	file     string            // the stepper.yaml read, "" if none
-	chain    []*Environment    // the selected chain, in order
-	sources  map[string]origin // leaf key path -> where its value came from
-	pos      map[string]origin // any key path -> where it was written, for errors
-	warnings []string          // problems worth a word that do not stop the run
-	secrets  *secret.Set       // every secret seen while loading
-	setFlag  string            // the CLI's name for --set, for messages
+	file         string            // the stepper.yaml read, "" if none
+	platformFile string            // the platform file read, "" if none
+	chain        []*Environment    // the selected chain, in order
+	sources      map[string]origin // leaf key path -> where its value came from
+	pos          map[string]origin // any key path -> where it was written, for errors
+	warnings     []string          // problems worth a word that do not stop the run
+	secrets      *secret.Set       // every secret seen while loading
+	setFlag      string            // the CLI's name for --set, for messages
 }
 
 // Registry is the OCI registry verbs push to and pull from.

@@ -25,6 +25,8 @@ func checkChart(cfg Config, in Input) []Finding {
 	switch {
 	case c.Local:
 		add(ruleChartLocal, "", "the chart is the local copy %s, not one from an official repository", c.Repo)
+	case len(cfg.OfficialRepos) == 0 && cfg.PlatformRules:
+		add(ruleChartOfficialRepo, "", "the platform names no official chart repository: set charts.repositories in the platform file")
 	case len(cfg.OfficialRepos) == 0:
 		add(ruleChartOfficialRepo, Info, "not checked: no official chart repositories are configured")
 	case !slices.ContainsFunc(cfg.OfficialRepos, func(r string) bool { return sameRepo(r, c.Repo) }):

@@ -101,6 +101,11 @@ type Config struct {
 	// URLs (https://..., oci://...) compared without a trailing slash.
 	OfficialRepos []string
 
+	// PlatformRules says a platform (a profile or a platform file) owns
+	// the approved registry, base images and chart repositories: a rule
+	// whose input it left out is broken, not "not checked".
+	PlatformRules bool
+
 	HealthPath     string // probe path; default /healthz
 	MinReplicas    int    // default 2
 	MaxGracePeriod int    // terminationGracePeriodSeconds at most; default 10

@@ -27,6 +27,8 @@ func checkImage(cfg Config, in Input) []Finding {
 	// Built on an approved base. The annotation is only a claim anyone can
 	// write; the layers are what the image is made of.
 	switch base, ok := approvedBase(cfg.ApprovedBases, img.DiffIDs); {
+	case len(cfg.ApprovedBases) == 0 && cfg.PlatformRules:
+		add(ruleImageApprovedBase, "the platform names no approved base images, so no image can be shown to be built on one: set baseImages in the platform file")
 	case len(cfg.ApprovedBases) == 0:
 		notChecked(ruleImageApprovedBase, "no approved base images are configured (baseImages in stepper.yaml)")
 	case !ok && img.Annotations[annotationBaseDigest] != "":
@@ -77,6 +79,8 @@ func checkImageSource(cfg Config, img *Image) []Finding {
 	}
 
 	switch {
+	case cfg.ApprovedRegistry == "" && cfg.PlatformRules:
+		add(ruleImageApprovedRegistry, "the platform names no approved registry: set registry.host in the platform file")
 	case cfg.ApprovedRegistry == "":
 		notChecked(ruleImageApprovedRegistry, "no approved registry is configured (registry.host in stepper.yaml)")
 	case !fromRegistry(cfg.ApprovedRegistry, img):

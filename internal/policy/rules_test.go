@@ -307,3 +307,26 @@ func ruleByID(id string) (Rule, bool) {
 	}
 	return Rule{}, false
 }
+
+// Under a platform (a profile or a platform file), a platform rule whose
+// input the platform left out is broken, never "not checked": without
+// baseImages, an image cannot be shown to be built on an approved base.
+func TestPlatformRuleWithoutInputIsBroken(t *testing.T) {
+	in := Input{App: "api", Image: &Image{Ref: "r.example/v/api@sha256:" + strings.Repeat("a", 64), User: "65532", Signature: SignatureResult{Verified: true}}}
+	for _, platform := range []bool{false, true} {
+		var base *Finding
+		for _, f := range checkImage(Config{PlatformRules: platform}, in) {
+			if f.Rule == ruleImageApprovedBase {
+				base = &f
+			}
+		}
+		switch {
+		case base == nil:
+			t.Errorf("platform=%v: no %s finding", platform, ruleImageApprovedBase)
+		case platform && (base.Severity == Info || !strings.Contains(base.Message, "platform names no approved base images")):
+			t.Errorf("platform: %+v, want a broken rule", *base)
+		case !platform && base.Severity != Info:
+			t.Errorf("no platform: %+v, want not checked", *base)
+		}
+	}
+}
