@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
@@ -48,8 +47,8 @@ var (
 type canaryWorld struct {
 	bin        string
 	host       string
-	base       name.Digest
-	unsigned   name.Digest
+	base       string // repository@digest
+	unsigned   string
 	config     string
 	kubeconfig string
 	chartURL   string
@@ -87,8 +86,8 @@ func newCanaryWorld(t *testing.T) *canaryWorld {
 	}
 	t.Cleanup(reg.Stop)
 	w.host = reg.Host
-	w.base = w.push(t, "base/static")
-	w.unsigned = w.push(t, "vendor-x/unsigned")
+	w.base = w.registry().pushBase(t, "base/static")
+	w.unsigned = w.registry().pushBase(t, "vendor-x/unsigned")
 
 	git, err := testenv.StartAuthGitServer(t.Context(), t.TempDir(), "oauth2", canaryGit.value)
 	if err != nil {
@@ -187,26 +186,9 @@ environments:
 	return w
 }
 
-// push puts the test base image into repo of the world's registry.
-func (w *canaryWorld) push(t *testing.T, repo string) name.Digest {
-	t.Helper()
-	img, err := testenv.BaseImage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tag, err := name.NewTag(w.host+"/"+repo+":latest", name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(tag, img, remote.WithContext(t.Context()), remote.WithAuth(w.auth())); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := img.Digest()
-	return tag.Context().Digest(d.String())
-}
-
-func (w *canaryWorld) auth() authn.Authenticator {
-	return &authn.Basic{Username: "robot", Password: canaryRegistry.value}
+// registry is the world's registry as the samples' helpers see it.
+func (w *canaryWorld) registry() *sample {
+	return &sample{host: w.host, user: "robot", password: canaryRegistry.value}
 }
 
 // reencryptKey stores the cosign private key at from under password at to.
@@ -321,7 +303,7 @@ func TestCanaryScan(t *testing.T) {
 		// through buildah with the NPM_TOKEN credential build argument, then
 		// a Dockerfile whose RUN (with the secret mounted) fails.
 		run(w.stepper(t, "build-sign-push layers", format, true, nil, "build-sign-push", "--tag", "canary-"+format, "--allow-retag",
-			"--base", w.base.String(), "--layer", w.appDir+":/app", "--entrypoint", "/app/server", "--user", "65532:65532"))
+			"--base", w.base, "--layer", w.appDir+":/app", "--entrypoint", "/app/server", "--user", "65532:65532"))
 		built := w.resultFile("build-sign-push layers", format)
 		res, err := report.ReadJSON(built)
 		if err != nil {
@@ -345,13 +327,13 @@ func TestCanaryScan(t *testing.T) {
 			t.Logf("buildah not installed: the NPM_TOKEN build argument goes through the layers builder's error path only")
 		}
 		run(w.stepper(t, "build-sign-push unapproved base", format, false, npmEnv, append([]string{"build-sign-push",
-			"--base", w.unsigned.String(), "--layer", w.appDir + ":/app", "--entrypoint", "/app/server"}, buildArg...)...))
+			"--base", w.unsigned, "--layer", w.appDir + ":/app", "--entrypoint", "/app/server"}, buildArg...)...))
 
 		// validate: the built image; an unsigned one checked against the
 		// desired state cloned with the token.
 		run(w.stepper(t, "validate", format, true, nil, "validate", "--from-result", built))
-		run(w.stepper(t, "validate unsigned", format, false, nil, "validate", "--image", w.unsigned.String()))
-		run(w.stepper(t, "validate desired state", format, false, nil, "validate", "--image", w.unsigned.String(), "--env", "exttest"))
+		run(w.stepper(t, "validate unsigned", format, false, nil, "validate", "--image", w.unsigned))
+		run(w.stepper(t, "validate desired state", format, false, nil, "validate", "--image", w.unsigned, "--env", "exttest"))
 
 		// deploy into the desired state behind the token; into an
 		// environment whose file is missing.
@@ -438,7 +420,7 @@ func (w *canaryWorld) scanImages(t *testing.T) []leak {
 		if err != nil {
 			t.Fatal(err)
 		}
-		img, err := remote.Image(ref, remote.WithContext(t.Context()), remote.WithAuth(w.auth()))
+		img, err := remote.Image(ref, remote.WithContext(t.Context()), remote.WithAuth(w.registry().auth()))
 		if err != nil {
 			continue // buildah absent
 		}
