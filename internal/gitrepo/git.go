@@ -40,7 +40,13 @@ var inheritedEnv = map[string]bool{
 // which outranks the checkout's own .git/config: no hooks and no
 // filesystem monitor run, whatever a previous job or a hostile repository
 // left in a cached checkout.
-var safeConfig = [][2]string{{"core.hooksPath", os.DevNull}, {"core.fsmonitor", "false"}}
+var safeConfig = [][2]string{{"core.hooksPath", os.DevNull}, {"core.fsmonitor", "false"},
+	// A remote that stops sending is given up on instead of waited for:
+	// HTTP transfers slower than 1 KiB/s for a minute fail, and ssh gives
+	// up connecting after 30 s (GIT_SSH_COMMAND, where the job sets it,
+	// outranks this).
+	{"http.lowSpeedLimit", "1024"}, {"http.lowSpeedTime", "60"},
+	{"core.sshCommand", "ssh -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4 -o BatchMode=yes"}}
 
 // environ is the hermetic environment of every git command run for dir: the
 // allow-listed variables of the job (os.Environ overlaid with o.Environ),
@@ -90,6 +96,9 @@ func environ(o Options, dir string, creds *credentials) []string {
 // credentials.
 func (r *Repo) git(ctx context.Context, stdin string, args ...string) (string, error) {
 	start := time.Now()
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, r.opts.CommandTimeout)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = r.dir
 	if args[0] == "clone" {
@@ -106,8 +115,12 @@ func (r *Repo) git(ctx context.Context, stdin string, args ...string) (string, e
 	logging.From(ctx).Trace().Str("git", args[0]).Int64(logging.Duration, time.Since(start).Milliseconds()).
 		Bool("ok", err == nil).Msg("git")
 	if err != nil {
+		if parent.Err() != nil {
+			return "", fmt.Errorf("git %s: %w", args[0], parent.Err())
+		}
 		if ctx.Err() != nil {
-			return "", fmt.Errorf("git %s: %w", args[0], ctx.Err())
+			return "", exit.Infraf("git %s %s: did not finish within %s; the remote may be unreachable or stalled, retry the job later",
+				args[0], r.safeURL, r.opts.CommandTimeout)
 		}
 		return stdout.String(), &cmdError{args: args, out: stdout.String(), stderr: stderr.String(), err: err}
 	}

@@ -40,6 +40,9 @@ type Options struct {
 	// up to MaxBackoff, and the wait is drawn at random below it; defaults
 	// 50ms and 10s.
 	Backoff, MaxBackoff time.Duration
+	// CommandTimeout bounds each git command (a clone, a fetch, a push);
+	// default 10 minutes.
+	CommandTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -57,6 +60,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 10 * time.Second
+	}
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = 10 * time.Minute
 	}
 	return o
 }
