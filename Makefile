@@ -29,14 +29,14 @@ tools: ## install every pinned tool the tests and the platform need
 test: tools ## all tests, against real components
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
-ifeq ($(FUZZ_SHORT),1)
+ifneq ($(FUZZ_SHORT),0)
 	$(MAKE) --no-print-directory fuzz-short
 endif
 
 # Fuzz targets of the parsers that read untrusted input, as package:Target.
 # `go test` (so `make test`) runs their seed corpora; fuzz-short fuzzes each
-# for FUZZTIME_SHORT, about a minute in all, and runs from `make test` with
-# FUZZ_SHORT=1; fuzz gives each FUZZTIME. A failing input is saved under the
+# for FUZZTIME_SHORT and runs at the end of `make test` (FUZZ_SHORT=0 skips
+# it); fuzz gives each FUZZTIME. A failing input is saved under the
 # package's testdata/fuzz/<Target>/: commit it with the fix, so that plain
 # `go test` replays it from then on.
 FUZZ_TARGETS := \
@@ -46,8 +46,13 @@ FUZZ_TARGETS := \
 	./internal/signing:FuzzBundle \
 	./internal/signing:FuzzSimpleSigningPayload \
 	./internal/gitrepo:FuzzParseLog \
-	./internal/desiredstate:FuzzFlattenValues
-FUZZTIME_SHORT ?= 5s
+	./internal/desiredstate:FuzzFlattenValues \
+	./internal/desiredstate:FuzzParseYAML \
+	./internal/desiredstate:FuzzEditHelmfile \
+	./internal/config:FuzzLoad \
+	./internal/policy:FuzzParse \
+	./internal/build:FuzzParseDockerfile
+FUZZTIME_SHORT ?= 3s
 FUZZTIME       ?= 60s
 
 define run-fuzz
@@ -57,7 +62,7 @@ define run-fuzz
 	done
 endef
 
-fuzz-short: ## fuzz each parser for a few seconds (make test runs this with FUZZ_SHORT=1)
+fuzz-short: ## fuzz each parser for a few seconds (make test runs this)
 	$(call run-fuzz,$(FUZZTIME_SHORT))
 
 fuzz: ## fuzz each parser for a minute

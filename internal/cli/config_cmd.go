@@ -29,7 +29,7 @@ Examples:
 
     stepper config show
     stepper config show --sources
-    stepper config show --config testdata/config/ehealth-helmsman.yaml
+    stepper config show --config testdata/config/ehealth-helmsman.yaml --platform-config testdata/config/ehealth-platform.yaml --sources
     STEPPER_REGISTRY_HOST=127.0.0.1:5000 stepper config show --output json
     stepper --config-set environments.preprod.desiredState.branch=prod config show
 `
