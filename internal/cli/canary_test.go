@@ -75,10 +75,7 @@ func newCanaryWorld(t *testing.T) *canaryWorld {
 	w.inputs = t.TempDir()
 	inputs := w.inputs
 
-	w.bin = filepath.Join(t.TempDir(), "stepper")
-	if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", w.bin, "github.com/stepper-cd/stepper/cmd/stepper").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	w.bin = stepperBinary(t)
 
 	reg, err := testenv.StartRegistryAuth(t.Context(), w.regDir, "robot", canaryRegistry.value)
 	if err != nil {

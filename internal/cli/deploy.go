@@ -53,7 +53,7 @@ func (c *DeployCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, cl
 	if err != nil {
 		return err
 	}
-	if c.App == "" {
+	if c.App == "" && !c.Apply { // the apply job applies every app unless told one
 		c.App = rt.CI.ProjectName
 	}
 	rt.Result.App = c.App

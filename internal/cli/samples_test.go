@@ -32,11 +32,7 @@ func TestSamplesEndToEnd(t *testing.T) {
 	platform.Get(t) // docker-registry and go are there
 	testenv.RequireTool(t, "git")
 	testenv.RequireTool(t, "cosign")
-	bin := filepath.Join(t.TempDir(), "stepper")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/stepper-cd/stepper/cmd/stepper")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := stepperBinary(t)
 	t.Run("ehealth-helmsman", func(t *testing.T) { t.Parallel(); sampleEHealth(t, bin) })
 	t.Run("shop-flux", func(t *testing.T) { t.Parallel(); sampleShop(t, bin) })
 	t.Run("gov-helmfile", func(t *testing.T) { t.Parallel(); sampleGov(t, bin) })

@@ -202,6 +202,9 @@ func (a *applier) one(ctx context.Context, app desiredstate.App, o helm.UpgradeO
 	}
 	logging.From(ctx).Info().Str(logging.Release, app.Name).Str("action", res.Action).Int("revision", res.Revision).
 		Int64(logging.Duration, time.Since(start).Milliseconds()).Msg("applied")
+	if res.Recovered != "" {
+		logging.From(ctx).Warn().Str(logging.Release, app.Name).Str("recovered", res.Recovered).Msg("a release left pending was recovered before the upgrade")
+	}
 	return res, nil
 }
 
