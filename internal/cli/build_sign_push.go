@@ -62,6 +62,13 @@ Examples:
 
 // Run runs the step.
 func (c *BuildSignPushCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, clients *Clients) error {
+	// A build argument named like a credential is a secret of the run:
+	// masked wherever it might surface, as well as kept out of argv.
+	for _, kv := range c.BuildArgs {
+		if name, value, ok := strings.Cut(kv, "="); ok && build.SecretArgName.MatchString(name) {
+			rt.Secrets.Add(value)
+		}
+	}
 	job := buildsignpush.Job{
 		Options:     c.Options,
 		BuilderName: c.Builder,
