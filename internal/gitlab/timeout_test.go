@@ -2,45 +2,20 @@ package gitlab
 
 import (
 	"context"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/secret"
+	"github.com/stepper-cd/stepper/internal/testenv"
 )
 
 // A GitLab that accepts the connection and never answers fails the call
 // with an infrastructure error once one attempt's bound passes.
 func TestGitLabSilentInstanceTimesOut(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var held []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	c, err := New(Options{URL: "http://" + ln.Addr().String(), Token: secret.NewValue("glpat-some-token-0000", nil), Timeout: 100 * time.Millisecond})
+	addr := testenv.StartSilentServer(t)
+	c, err := New(Options{URL: "http://" + addr, Token: secret.NewValue("glpat-some-token-0000", nil), Timeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,12 @@
 package helm
 
 import (
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/testenv"
 )
 
 // An index bigger than the limit is refused before it is parsed, with an
@@ -27,34 +26,10 @@ func TestReadIndexRefusesOversizedIndex(t *testing.T) {
 // A chart repository that accepts the connection and never answers fails
 // the fetch once the client's per-request timeout passes.
 func TestSilentRepositoryTimesOut(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var held []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
+	addr := testenv.StartSilentServer(t)
 	c := New(Options{CacheDir: t.TempDir(), Timeout: 100 * time.Millisecond})
 	t.Cleanup(func() { _ = c.Close() })
-	_, err = c.Versions(t.Context(), "http://"+ln.Addr().String(), "web")
+	_, err := c.Versions(t.Context(), "http://"+addr, "web")
 	if err == nil || exit.ClassOf(err) != exit.Infra || !strings.Contains(err.Error(), "Timeout") {
 		t.Fatalf("Versions against a silent repository = %v (class %v), want an infrastructure timeout", err, exit.ClassOf(err))
 	}

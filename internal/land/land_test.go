@@ -292,7 +292,6 @@ func TestJenkinsRouteIsPromotes(t *testing.T) {
 	}
 }
 
-
 // A desired state that is a directory (Flux's clusters/staging/apps) is
 // edited where its files are, never written again at the repository root.
 func TestDirectoryStateIsEditedInPlace(t *testing.T) {

@@ -3,7 +3,6 @@ package registry_test
 import (
 	"bytes"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/logging"
 	"github.com/stepper-cd/stepper/internal/registry"
+	"github.com/stepper-cd/stepper/internal/testenv"
 )
 
 // recorder stands in for the network: it notes every request's scheme and
@@ -77,41 +77,10 @@ func TestInsecureAppliesToTheNamedHostOnly(t *testing.T) {
 	}
 }
 
-// silentServer accepts connections and never answers them.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // A registry that accepts a connection and never answers fails the call
 // with an infrastructure error once the response-header bound passes.
 func TestSilentRegistryTimesOut(t *testing.T) {
-	host := silentServer(t)
+	host := testenv.StartSilentServer(t)
 	c := registry.New(registry.Options{ResponseHeaderTimeout: 100 * time.Millisecond, Backoff: registry.Backoff{Tries: 1}})
 	done := make(chan error, 1)
 	go func() {
