@@ -38,7 +38,7 @@ type Job struct {
 	// releases so a stale lock is recognised as ours, and OwnerURL (this
 	// run's job URL) beside it.
 	Actor, PipelineURL, Owner, OwnerURL string
-	DryRun                    bool
+	DryRun                              bool
 }
 
 // Outcome is what a run did.
