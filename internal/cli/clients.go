@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -95,12 +96,12 @@ func (c *Clients) GitLab() (*gitlab.Client, error) {
 
 // Helm is the Helm SDK adapter with the run's chart cache.
 func (c *Clients) Helm() *helm.Client {
-	return helm.New(helm.Options{CacheDir: cacheDir("charts"), PlainHTTP: c.cfg.Registry.Insecure})
+	return helm.New(helm.Options{CacheDir: cacheDir(c.rt.Environ, "charts"), PlainHTTP: c.cfg.Registry.Insecure})
 }
 
 // Checkouts opens desired-state repositories, cached between runs.
 func (c *Clients) Checkouts() *land.Checkouts {
-	return &land.Checkouts{CacheDir: cacheDir("git"), Environ: c.rt.Environ}
+	return &land.Checkouts{CacheDir: cacheDir(c.rt.Environ, "git"), Environ: c.rt.Environ}
 }
 
 // ApprovedKeys verifies signatures with the platform's approved keys.
@@ -134,13 +135,34 @@ func approvedKeys(ctx context.Context, cfg *config.Config, client *registry.Clie
 		RemoteOptions: client.RemoteOptions(ctx), Formats: []signing.Format{signingFormat(cfg)}}}, nil
 }
 
-// cacheDir is a directory under the user's cache for downloads worth
-// keeping between runs, like charts and desired-state clones; "" when there
-// is none.
-func cacheDir(name string) string {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return ""
+// cacheDir is a directory under the run's user cache for downloads worth
+// keeping between runs, like charts and desired-state clones: XDG_CACHE_HOME
+// or HOME/.cache of the run's environment (what the CI job gave it, which
+// is the process's own unless a caller says otherwise); "" when there is
+// none.
+func cacheDir(environ []string, name string) string {
+	var xdg, home string
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "XDG_CACHE_HOME":
+			xdg = v
+		case "HOME":
+			home = v
+		}
+	}
+	base := xdg
+	if !filepath.IsAbs(base) {
+		base = ""
+		if filepath.IsAbs(home) {
+			base = filepath.Join(home, ".cache")
+		}
+	}
+	if base == "" {
+		var err error
+		if base, err = os.UserCacheDir(); err != nil {
+			return ""
+		}
 	}
 	return filepath.Join(base, "stepper", name)
 }

@@ -106,12 +106,9 @@ func TestApplyVerifiesOCIChart(t *testing.T) {
 	}
 
 	t.Run("tampered cached chart", func(t *testing.T) {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			t.Fatal(err)
-		}
+		cache := cacheDir(f.environ, "charts") // the run's: HOME of the apply job's environment
 		sum := sha256.Sum256([]byte(signed))
-		cached := filepath.Join(cache, "stepper", "charts", "charts", hex.EncodeToString(sum[:8]), "patient-api-1.4.0.tgz")
+		cached := filepath.Join(cache, "charts", hex.EncodeToString(sum[:8]), "patient-api-1.4.0.tgz")
 		if _, err := os.Stat(cached); err != nil {
 			t.Fatalf("the cached chart: %v", err)
 		}

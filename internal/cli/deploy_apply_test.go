@@ -368,7 +368,7 @@ func TestApplyInterruptedThenRedeployed(t *testing.T) {
 	done := make(chan run, 1)
 	go func() {
 		var out, errb bytes.Buffer
-		code := Main(ctx, IO{Args: args, Stdout: &out, Stderr: &errb})
+		code := Main(ctx, IO{Args: args, Environ: f.environ, Stdout: &out, Stderr: &errb})
 		done <- run{code, out.String(), errb.String()}
 	}()
 	// Kill the run once the upgrade is waiting for its pods.
