@@ -97,7 +97,7 @@ func newSmokeFixture(t *testing.T, values string) *smokeFixture {
 		app.valuesFiles = []string{"chaos.yaml"}
 	}
 	state := f.apply.writeDSF(t, app)
-	r := runCLI(t, nil, f.apply.args(state)...)
+	r := runCLI(t, f.apply.environ, f.apply.args(state)...)
 	if values == "" && r.code != 0 {
 		t.Fatalf("apply: exit %d\n%s", r.code, r.stderr)
 	}
