@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stepper-cd/stepper/internal/testenv"
 )
@@ -345,5 +346,37 @@ func TestDeployRefusesMovedTag(t *testing.T) {
 	}
 	if after, _ := f.repos["helmsman"].Rev("master"); after != before {
 		t.Error("a deploy with a moved tag landed")
+	}
+}
+
+// A release refused by the guard (here a rollback hold) pushes no
+// prefixed tag: image automation following stag-* would roll out the
+// release stepper refused to land.
+func TestDeployRefusedPushesNoPrefixedTag(t *testing.T) {
+	f := newDeployFixture(t)
+	env := append(f.environ, "HOME="+t.TempDir(), "STEPPER_CHAIN=shop")
+	tag := fmt.Sprintf("hold-%d", time.Now().UnixNano())
+	args := f.args(t, "--tag", tag)
+	if r := runCLI(t, f.environ, args...); r.code != 0 {
+		t.Fatalf("build-sign-push: exit %d\n%s", r.code, r.stderr)
+	}
+	work := t.TempDir()
+	gitOut(t, work, "clone", "--quiet", f.repos["flux"].Dir, ".")
+	gitOut(t, work, "-c", "user.name=sre", "-c", "user.email=sre@example.invalid", "commit", "--quiet", "--allow-empty",
+		"-m", "rollback blog-service in staging", "-m", "Stepper-Action: rollback\nStepper-App: blog-service\nStepper-Env: staging\n"+
+			"Stepper-Image: docker.io/hostedshop/blog-service:1.0.0@sha256:"+strings.Repeat("1", 64)+"\nStepper-Hold: true\nStepper-Reason: INC-42")
+	gitOut(t, work, "push", "--quiet", "origin", "HEAD:master")
+	before, _ := f.repos["flux"].Rev("master")
+
+	r := runCLI(t, env, "deploy", "-c", f.config, "--env", "staging", "--app", "blog-service", "--from-result", flagValue(t, args, "--result"))
+	if r.code != 1 || !strings.Contains(r.stderr, "held at") || !strings.Contains(r.stderr, "INC-42") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if after, _ := f.repos["flux"].Rev("master"); after != before {
+		t.Error("a release landed over the hold")
+	}
+	repo, _, _ := strings.Cut(resultOf(t, args).Outputs["image-ref"], "@")
+	if got := tagDigest(t, repo+":stag-"+tag); got != "" {
+		t.Errorf("stag-%s was pushed (%s) for a release that did not land", tag, got)
 	}
 }

@@ -67,7 +67,8 @@ func (s *Step) gitops(ctx context.Context, job Job) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	if img, err = s.prefixTag(ctx, job, img); err != nil {
+	verified := img
+	if img, err = prefixed(job, img); err != nil {
 		return nil, err
 	}
 	spec := land.SpecOf(job.Config, env)
@@ -120,6 +121,11 @@ func (s *Step) gitops(ctx context.Context, job Job) (*Outcome, error) {
 	landed, err := s.Lander.Land(ctx, spec, route, ch)
 	if landed == nil {
 		return nil, err
+	}
+	if err == nil && img.Tag != verified.Tag && !job.DryRun {
+		// Only once the release has landed: image automation that follows
+		// the prefix would roll out a release stepper refused to land.
+		err = s.pushPrefixedTag(ctx, job, verified, img)
 	}
 	out := &Outcome{
 		Deployed: release.Deployed{Env: env.Name, App: job.App, Image: img, ChartVersion: job.ChartVersion, Landing: landed.Landing},
@@ -196,12 +202,12 @@ func (s *Step) verify(ctx context.Context, img release.Ref) (string, error) {
 	return v.KeyID, nil
 }
 
-// prefixTag gives the image the environment's tag prefix (tagPrefix), for
+// prefixed is the image with the environment's tag prefix (tagPrefix), for
 // image-automation controllers that follow an environment by tag prefix
-// (Flux ImagePolicy filterTags: stag-*, master-*): the prefixed tag is
-// pushed, pointing at the verified digest, before the release lands, and
-// the desired state names it.
-func (s *Step) prefixTag(ctx context.Context, job Job, img release.Ref) (release.Ref, error) {
+// (Flux ImagePolicy filterTags: stag-*, master-*): the desired state names
+// PREFIX+TAG, and pushPrefixedTag points that tag at the verified digest
+// once the release has landed.
+func prefixed(job Job, img release.Ref) (release.Ref, error) {
 	prefix := job.Env.TagPrefix
 	if prefix == "" || strings.HasPrefix(img.Tag, prefix) {
 		return img, nil
@@ -209,25 +215,25 @@ func (s *Step) prefixTag(ctx context.Context, job Job, img release.Ref) (release
 	if img.Tag == "" {
 		return img, exit.Usagef("environment %s names its images by the tag prefix %q: give the image a tag (IMAGE:TAG@sha256:...)", job.Env.Name, prefix)
 	}
-	tagged := img.WithTag(prefix + img.Tag)
-	if job.DryRun {
-		return tagged, nil
-	}
+	return img.WithTag(prefix + img.Tag), nil
+}
+
+// pushPrefixedTag points the prefixed tag at the digest verified under its
+// own tag. The prefixed tag mirrors that tag: where it was moved on purpose
+// (--allow-retag), the mirror follows it.
+func (s *Step) pushPrefixedTag(ctx context.Context, job Job, verified, tagged release.Ref) error {
 	if s.Images == nil {
-		return img, exit.Usagef("environment %s: tagging %s needs the registry", job.Env.Name, tagged)
+		return exit.Usagef("environment %s: tagging %s needs the registry", job.Env.Name, tagged)
 	}
-	digest, err := img.NameDigest()
+	digest, err := verified.NameDigest()
 	if err != nil {
-		return img, exit.Usagef("image %s: %v", img, err)
+		return exit.Usagef("image %s: %v", verified, err)
 	}
-	// The prefixed tag mirrors the tag just verified to name this digest:
-	// where that tag was moved on purpose (--allow-retag), the mirror
-	// follows it.
 	if err := s.Images.Tag(ctx, digest, []string{tagged.Tag}, true); err != nil {
-		return img, err
+		return fmt.Errorf("the release landed naming %s, but the tag could not be pushed; run the deploy again (it lands nothing twice): %w", tagged, err)
 	}
 	logging.From(ctx).Info().Str(logging.Image, tagged.String()).Msgf("tagged for %s", job.Env.Name)
-	return tagged, nil
+	return nil
 }
 
 // image is --image, or the image of a result file (build-sign-push's, with
