@@ -34,8 +34,8 @@ Before anything lands the image digest must be signed by an approved key, and
 a tag must still resolve to the digest given. A direct deploy goes only into
 the chain's first environment; the others are reached by promote. A release
 does not land over a newer release of the app, or over a rollback hold,
-unless --force. An environment with a tagPrefix gets the image tagged
-PREFIX+TAG first. --dry-run prints the diff and the branch and changes
+unless --force. An environment with a tagPrefix names the image PREFIX+TAG
+and gets that tag once the release lands. --dry-run prints the diff and the branch and changes
 nothing.
 
 Examples:
