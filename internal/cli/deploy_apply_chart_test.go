@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -106,24 +104,7 @@ func TestApplyVerifiesOCIChart(t *testing.T) {
 	}
 
 	t.Run("tampered cached chart", func(t *testing.T) {
-		cache := cacheDir(f.environ, "charts") // the run's: HOME of the apply job's environment
-		sum := sha256.Sum256([]byte(signed))
-		cached := filepath.Join(cache, "charts", hex.EncodeToString(sum[:8]), "patient-api-1.4.0.tgz")
-		if _, err := os.Stat(cached); err != nil {
-			t.Fatalf("the cached chart: %v", err)
-		}
-		evil := copyChart(t, filepath.Join("..", "..", "testdata", "validate", "charts", "patient-api"))
-		setChartField(t, evil, "version", "1.4.0")
-		os.WriteFile(filepath.Join(evil, "templates", "evil.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: evil}\n"), 0o644)
-		evilDir := t.TempDir()
-		f.helmCLI(t, "helm", "package", evil, "-d", evilDir)
-		data, err := os.ReadFile(filepath.Join(evilDir, "patient-api-1.4.0.tgz"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(cached, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		f.tamperCachedChart(t, signed)
 		before := f.releaseSecrets(t, ns)
 		r := runCLI(t, f.environ, f.args(f.ociDSF(t, ns, signed))...)
 		if r.code == 0 {

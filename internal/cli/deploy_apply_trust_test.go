@@ -182,24 +182,7 @@ func TestApplyRefusesUntrustedDesiredState(t *testing.T) {
 	// next apply refuses it and writes no revision.
 	t.Run("tampered cached chart", func(t *testing.T) {
 		ns := f.ns("good")
-		cache := cacheDir(f.environ, "charts") // the run's: HOME of the apply job's environment
-		sum := sha256.Sum256([]byte(f.repoURL))
-		cached := filepath.Join(cache, "charts", hex.EncodeToString(sum[:8]), "patient-api-1.4.0.tgz")
-		if _, err := os.Stat(cached); err != nil {
-			t.Fatalf("the cached chart: %v", err)
-		}
-		evil := copyChart(t, filepath.Join("..", "..", "testdata", "validate", "charts", "patient-api"))
-		setChartField(t, evil, "version", "1.4.0")
-		os.WriteFile(filepath.Join(evil, "templates", "evil.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: evil}\ndata: {tampered: \"yes\"}\n"), 0o644)
-		pkgDir := t.TempDir()
-		f.helmCLI(t, "helm", "package", evil, "-d", pkgDir)
-		data, err := os.ReadFile(filepath.Join(pkgDir, "patient-api-1.4.0.tgz"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(cached, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		f.tamperCachedChart(t, f.repoURL)
 		before := f.releaseSecrets(t, ns)
 		r := runCLI(t, f.environ, f.args(f.writeDSF(t, trustApp{name: "first", ns: ns, image: f.signed, replicas: 2}))...)
 		if r.code == 0 {
@@ -220,4 +203,30 @@ func TestApplyRefusesUntrustedDesiredState(t *testing.T) {
 			t.Error("the tampered chart's ConfigMap exists")
 		}
 	})
+}
+
+// tamperCachedChart replaces patient-api 1.4.0 from repo in the apply job's
+// chart cache with a package that renders one more object, as whoever can
+// write the cache directory could.
+func (f *applyFixture) tamperCachedChart(t *testing.T, repo string) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(repo))
+	cached := filepath.Join(cacheDir(f.environ, "charts"), "charts", hex.EncodeToString(sum[:8]), "patient-api-1.4.0.tgz")
+	if _, err := os.Stat(cached); err != nil {
+		t.Fatalf("the cached chart: %v", err)
+	}
+	evil := copyChart(t, filepath.Join("..", "..", "testdata", "validate", "charts", "patient-api"))
+	setChartField(t, evil, "version", "1.4.0")
+	if err := os.WriteFile(filepath.Join(evil, "templates", "evil.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: evil}\ndata: {tampered: \"yes\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pkgDir := t.TempDir()
+	f.helmCLI(t, "helm", "package", evil, "-d", pkgDir)
+	data, err := os.ReadFile(filepath.Join(pkgDir, "patient-api-1.4.0.tgz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cached, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
