@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,4 +34,24 @@ func stepperBinary(t testing.TB) string {
 		t.Fatalf("go build: %v\n%s", binErr, binOut)
 	}
 	return binPath
+}
+
+// runBinary runs bin with args in dir and only the environment env, and
+// returns its exit code and output; a binary that cannot start fails the
+// test.
+func runBinary(t testing.TB, bin string, env []string, dir string, args ...string) run {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), bin, args...)
+	cmd.Env, cmd.Dir = env, dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return run{code, stdout.String(), stderr.String()}
 }

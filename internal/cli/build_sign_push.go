@@ -3,12 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/stepper-cd/stepper/internal/build"
 	"github.com/stepper-cd/stepper/internal/ci"
@@ -16,7 +12,6 @@ import (
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/release"
 	"github.com/stepper-cd/stepper/internal/report"
-	"github.com/stepper-cd/stepper/internal/secret"
 	"github.com/stepper-cd/stepper/steps/buildsignpush"
 )
 
@@ -153,62 +148,4 @@ func repository(cfg *config.Config, image, app string) (string, error) {
 		repo += cfg.Registry.Project + "/"
 	}
 	return repo + app, nil
-}
-
-// maskingKeychain registers every credential its inner keychain resolves in
-// the run's secret set, so that a password from a docker config or a
-// credential helper is masked like one from stepper.yaml.
-type maskingKeychain struct {
-	set   *secret.Set
-	inner authn.Keychain
-}
-
-// Resolve implements authn.Keychain.
-func (k maskingKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
-	auth, err := k.inner.Resolve(target)
-	if err != nil || auth == nil || auth == authn.Anonymous {
-		return auth, err
-	}
-	cfg, err := auth.Authorization()
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range []string{cfg.Password, cfg.Auth, cfg.IdentityToken, cfg.RegistryToken} {
-		k.set.Add(v)
-	}
-	return authn.FromConfig(*cfg), nil
-}
-
-// registerDockerConfigSecrets registers the passwords in every docker config
-// a registry client or a builder may read: REGISTRY_AUTH_FILE, the configured
-// one, $DOCKER_CONFIG/config.json and ~/.docker/config.json.
-func registerDockerConfigSecrets(set *secret.Set, configured string, environ []string) {
-	env := map[string]string{}
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
-	paths := []string{env["REGISTRY_AUTH_FILE"], configured}
-	if d := env["DOCKER_CONFIG"]; d != "" {
-		paths = append(paths, filepath.Join(d, "config.json"))
-	}
-	if h := env["HOME"]; h != "" {
-		paths = append(paths, filepath.Join(h, ".docker", "config.json"))
-	}
-	for _, p := range paths {
-		if p == "" {
-			continue
-		}
-		if info, err := os.Stat(p); err == nil && info.IsDir() {
-			p = filepath.Join(p, "config.json")
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue // the keychain reports unreadable configs when it needs one
-		}
-		for _, v := range ci.DockerConfigSecrets(b) {
-			set.Add(v)
-		}
-	}
 }

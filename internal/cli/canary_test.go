@@ -223,22 +223,11 @@ func (w *canaryWorld) stepper(t *testing.T, label, format string, wantOK bool, e
 	full := append([]string{"-c", w.config, "--log-level", "trace", "--log-format", format,
 		"--result", filepath.Join(out, "result.json"), "--dotenv", filepath.Join(out, "out.env"),
 		"--junit", filepath.Join(out, "junit.xml")}, args...)
-	cmd := exec.CommandContext(t.Context(), w.bin, full...)
-	cmd.Env = append(append([]string{}, w.env...), extraEnv...)
-	cmd.Dir = w.tmp
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if exitErr, ok := err.(*exec.ExitError); ok {
-		code = exitErr.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	r := canaryRun{label: label + " (" + format + ")", code: code, stdout: stdout.String(), stderr: stderr.String()}
-	t.Logf("%s: exit %d: %s", r.label, code, lastLines(r.stderr, 1))
-	if wantOK != (code == 0) {
-		t.Errorf("%s: exit %d, want success %v\nstdout:\n%s\nstderr:\n%s", r.label, code, wantOK, r.stdout, lastLines(r.stderr, 30))
+	got := runBinary(t, w.bin, append(append([]string{}, w.env...), extraEnv...), w.tmp, full...)
+	r := canaryRun{label: label + " (" + format + ")", code: got.code, stdout: got.stdout, stderr: got.stderr}
+	t.Logf("%s: exit %d: %s", r.label, r.code, lastLines(r.stderr, 1))
+	if wantOK != (r.code == 0) {
+		t.Errorf("%s: exit %d, want success %v\nstdout:\n%s\nstderr:\n%s", r.label, r.code, wantOK, r.stdout, lastLines(r.stderr, 30))
 	}
 	return r
 }

@@ -7,14 +7,17 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/stepper-cd/stepper/internal/ci"
 	"github.com/stepper-cd/stepper/internal/config"
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/gitlab"
 	"github.com/stepper-cd/stepper/internal/helm"
 	"github.com/stepper-cd/stepper/internal/land"
 	"github.com/stepper-cd/stepper/internal/registry"
+	"github.com/stepper-cd/stepper/internal/secret"
 	"github.com/stepper-cd/stepper/internal/signing"
 )
 
@@ -234,4 +237,62 @@ func signingFormat(cfg *config.Config) signing.Format {
 		return signing.FormatSigTag
 	}
 	return signing.Format(cfg.Signing.Format)
+}
+
+// maskingKeychain registers every credential its inner keychain resolves in
+// the run's secret set, so that a password from a docker config or a
+// credential helper is masked like one from stepper.yaml.
+type maskingKeychain struct {
+	set   *secret.Set
+	inner authn.Keychain
+}
+
+// Resolve implements authn.Keychain.
+func (k maskingKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
+	auth, err := k.inner.Resolve(target)
+	if err != nil || auth == nil || auth == authn.Anonymous {
+		return auth, err
+	}
+	cfg, err := auth.Authorization()
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range []string{cfg.Password, cfg.Auth, cfg.IdentityToken, cfg.RegistryToken} {
+		k.set.Add(v)
+	}
+	return authn.FromConfig(*cfg), nil
+}
+
+// registerDockerConfigSecrets registers the passwords in every docker config
+// a registry client or a builder may read: REGISTRY_AUTH_FILE, the configured
+// one, $DOCKER_CONFIG/config.json and ~/.docker/config.json.
+func registerDockerConfigSecrets(set *secret.Set, configured string, environ []string) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	paths := []string{env["REGISTRY_AUTH_FILE"], configured}
+	if d := env["DOCKER_CONFIG"]; d != "" {
+		paths = append(paths, filepath.Join(d, "config.json"))
+	}
+	if h := env["HOME"]; h != "" {
+		paths = append(paths, filepath.Join(h, ".docker", "config.json"))
+	}
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		if info, err := os.Stat(p); err == nil && info.IsDir() {
+			p = filepath.Join(p, "config.json")
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the keychain reports unreadable configs when it needs one
+		}
+		for _, v := range ci.DockerConfigSecrets(b) {
+			set.Add(v)
+		}
+	}
 }

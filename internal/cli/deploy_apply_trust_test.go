@@ -84,7 +84,7 @@ func (f *trustFixture) writeDSF(t *testing.T, apps ...trustApp) string {
 
 // releaseSecrets counts Helm's release records (one Secret per revision)
 // in ns.
-func (f *trustFixture) releaseSecrets(t *testing.T, ns string) int {
+func (f *applyFixture) releaseSecrets(t *testing.T, ns string) int {
 	t.Helper()
 	l, err := f.client.CoreV1().Secrets(ns).List(t.Context(), metav1.ListOptions{LabelSelector: "owner=helm"})
 	if err != nil {
@@ -182,20 +182,7 @@ func TestApplyRefusesUntrustedDesiredState(t *testing.T) {
 	// next apply refuses it and writes no revision.
 	t.Run("tampered cached chart", func(t *testing.T) {
 		ns := f.ns("good")
-		f.tamperCachedChart(t, f.repoURL)
-		before := f.releaseSecrets(t, ns)
-		r := runCLI(t, f.environ, f.args(f.writeDSF(t, trustApp{name: "first", ns: ns, image: f.signed, replicas: 2}))...)
-		if r.code == 0 {
-			t.Fatalf("the tampered chart was applied\n%s", r.stderr)
-		}
-		for _, w := range []string{"first: chart", "the cache was changed after the download", "nothing was written to the cluster"} {
-			if !strings.Contains(r.stderr, w) {
-				t.Errorf("the refusal lacks %q:\n%s", w, r.stderr)
-			}
-		}
-		if n := f.releaseSecrets(t, ns); n != before {
-			t.Errorf("%d release secrets after the refused apply, want %d", n, before)
-		}
+		f.tamperedCacheRefused(t, f.repoURL, ns, f.writeDSF(t, trustApp{name: "first", ns: ns, image: f.signed, replicas: 2}))
 		if h := f.history(t, "first", ns); h != "1:deployed" {
 			t.Errorf("history %q, want 1:deployed", h)
 		}
@@ -205,9 +192,29 @@ func TestApplyRefusesUntrustedDesiredState(t *testing.T) {
 	})
 }
 
-// tamperCachedChart replaces patient-api 1.4.0 from repo in the apply job's
-// chart cache with a package that renders one more object, as whoever can
-// write the cache directory could.
+// tamperedCacheRefused replaces patient-api 1.4.0 from repo in the apply
+// job's chart cache with a package that renders one more object, as whoever
+// can write the cache directory could, and checks that applying state (whose
+// app "first" uses the chart) is refused with no release revision written
+// in ns.
+func (f *applyFixture) tamperedCacheRefused(t *testing.T, repo, ns, state string) {
+	t.Helper()
+	f.tamperCachedChart(t, repo)
+	before := f.releaseSecrets(t, ns)
+	r := runCLI(t, f.environ, f.args(state)...)
+	if r.code == 0 {
+		t.Fatalf("the tampered chart was applied\n%s", r.stderr)
+	}
+	for _, w := range []string{"first: chart", "the cache was changed after the download", "nothing was written to the cluster"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("the refusal lacks %q:\n%s", w, r.stderr)
+		}
+	}
+	if n := f.releaseSecrets(t, ns); n != before {
+		t.Errorf("%d release secrets after the refused apply, want %d", n, before)
+	}
+}
+
 func (f *applyFixture) tamperCachedChart(t *testing.T, repo string) {
 	t.Helper()
 	sum := sha256.Sum256([]byte(repo))

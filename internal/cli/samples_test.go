@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -487,19 +485,7 @@ func (s *sample) unusedServer(t *testing.T, what string) string {
 // stepper runs the binary with the sample's environment and nothing else.
 func (s *sample) stepper(t *testing.T, args ...string) run {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), s.bin, append(args, s.extra...)...)
-	cmd.Env = s.env
-	cmd.Dir = t.TempDir()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if exitErr, ok := err.(*exec.ExitError); ok {
-		code = exitErr.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return run{code, stdout.String(), stderr.String()}
+	return runBinary(t, s.bin, s.env, t.TempDir(), append(args, s.extra...)...)
 }
 
 // buildSignPush lays the app on base with the layers builder and returns
