@@ -69,6 +69,8 @@ func (e *Environment) Check() error {
 		keys = append(keys, base+"land.targetBranch", "gitlab.url", "gitlab.token")
 	case ViaJenkins:
 		keys = append(keys, base+"land.job", "jenkins.url", "jenkins.token")
+	case ViaTag:
+		keys = append(keys, base+"tagPrefix")
 	}
 	cfg := e.cfg
 	if cfg == nil { // built by hand, not by Load: check it on its own

@@ -19,7 +19,10 @@ import (
 //   - chains and the chain order: only the platform's; a vendor selects one
 //     of them;
 //   - each environment's landing route (land.*): only the platform's;
-//   - promoters: a vendor may name fewer, never others or none;
+//   - promoters and chainPromoters: a vendor may name fewer, never others
+//     or none;
+//   - gates: a vendor may switch fewer off, shorten maxAge, lengthen soaks;
+//   - signing.evidenceKeys: only the platform's;
 //   - registry.host: only the platform's;
 //   - signing.publicKeys: a vendor may approve fewer of the platform's keys,
 //     never another; signing.revokedKeys: a vendor may revoke more;
@@ -114,12 +117,26 @@ func (l *loader) checkLocks(ctx context.Context, profile string) error {
 		if !sameLand(ce.Land, pe.Land) {
 			refuse(at.field("land"), "how a release lands in "+pe.Name+" is "+owner+"'s ("+landText(pe.Land)+")", "remove the override")
 		}
-		if len(pe.Promoters) > 0 && (len(ce.Promoters) == 0 || !subset(ce.Promoters, pe.Promoters)) {
-			refuse(at.field("promoters"), "who may promote into "+pe.Name+" is "+owner+"'s ("+joinNames(pe.Promoters)+")", "name some of them, or none of yours")
+		for _, chain := range slices.Sorted(maps.Keys(c.Chains)) {
+			pp, cp := pe.PromotersFor(chain), ce.PromotersFor(chain)
+			if len(pp) > 0 && (len(cp) == 0 || !subset(cp, pp)) {
+				field := at.field("promoters")
+				if _, ok := ce.ChainPromoters[chain]; ok {
+					field = at.field("chainPromoters").key(chain)
+				}
+				refuse(field, "who may promote into "+pe.Name+" on the "+chain+" chain is "+owner+"'s ("+joinNames(pp)+")", "name some of them, or none of yours")
+				break
+			}
+		}
+		if what := narrowsGates(ce.Gates, pe.Gates); what != "" {
+			refuse(at.field("gates"), "the gates of "+pe.Name+" are "+owner+"'s; the "+what+" may only be made stricter", "remove the override, or make it stricter")
 		}
 	}
 	if !keysSubset(c.Signing.PublicKeys, p.Signing.PublicKeys) {
 		refuse(path{}.field("signing").field("publicKeys"), "the approved signing keys are "+owner+"'s", "set them in the platform file; a vendor may only revoke keys (signing.revokedKeys)")
+	}
+	if !keysSubset(c.Signing.EvidenceKeys, p.Signing.EvidenceKeys) || (len(p.Signing.EvidenceKeys) > 0 && len(c.Signing.EvidenceKeys) == 0) {
+		refuse(path{}.field("signing").field("evidenceKeys"), "the keys evidence must be signed with are "+owner+"'s", "set them in the platform file")
 	}
 	if !subset(p.Signing.RevokedKeys, c.Signing.RevokedKeys) {
 		refuse(path{}.field("signing").field("revokedKeys"), "the platform's revoked keys stay revoked", "add keys to the list, never remove one")
@@ -161,7 +178,8 @@ func platformName(profile, file string) string {
 
 func sameLand(a, b Land) bool {
 	return a.Via == b.Via && a.SourceBranch == b.SourceBranch && a.TargetBranch == b.TargetBranch &&
-		a.Job == b.Job && maps.Equal(a.Parameters, b.Parameters)
+		a.Job == b.Job && maps.Equal(a.Parameters, b.Parameters) &&
+		slices.Equal(a.Reviewers, b.Reviewers) && slices.Equal(a.Labels, b.Labels)
 }
 
 func landText(l Land) string {

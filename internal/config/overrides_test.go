@@ -22,7 +22,7 @@ func TestBadOverrides(t *testing.T) {
 		{"set wrong type", withSet("registry.insecure=maybe"),
 			`--config-set registry.insecure=maybe: registry.insecure: "maybe" is not a boolean; write true or false`},
 		{"env enum", withEnv("STEPPER_ENVIRONMENTS_PREPROD_LAND_VIA=pr"),
-			`env STEPPER_ENVIRONMENTS_PREPROD_LAND_VIA: environments[preprod].land.via: "pr" is not allowed; use one of commit, merge-request, jenkins`},
+			`env STEPPER_ENVIRONMENTS_PREPROD_LAND_VIA: environments[preprod].land.via: "pr" is not allowed; use one of commit, merge-request, jenkins, tag`},
 		{"env unknown chain", withEnv("STEPPER_CHAIN=vendro"),
 			`env STEPPER_CHAIN: chain: unknown chain "vendro"; did you mean "vendor"?; defined chains: internal, vendor`},
 		{"set chain with undefined environment", withSet("chains.vendor=devenvcgi,exttest,preprd,prod"),

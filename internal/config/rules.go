@@ -44,6 +44,18 @@ var rules = map[string]rule{
 		return "", ""
 	},
 	"duration": checkDuration,
+	"username": func(s string) (string, string) {
+		if usernameRE.MatchString(s) {
+			return "", ""
+		}
+		return q(s) + " is not a GitLab username", "write the user's login, like jdoe, without @"
+	},
+	"label": func(s string) (string, string) {
+		if strings.TrimSpace(s) == s && s != "" && !strings.ContainsAny(s, ",\n") {
+			return "", ""
+		}
+		return q(s) + " is not a merge request label", "write a label without commas or surrounding spaces"
+	},
 }
 
 var (
@@ -56,6 +68,7 @@ var (
 	tagPrefixRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$`)
 	scpRE       = regexp.MustCompile(`^([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:[^\s]+$`)
 	principalRE = regexp.MustCompile(`^(group|user):[^\s:]+$`)
+	usernameRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$`)
 	// imageRE follows the distribution reference grammar closely enough to
 	// catch typos: [host[:port]/]path[:tag][@digest].
 	imageRE = regexp.MustCompile(`^` +

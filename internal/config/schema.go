@@ -83,6 +83,14 @@ type Signing struct {
 	Format      SigningFormat `yaml:"format"`
 	PublicKeys  []PublicKey   `yaml:"publicKeys"`
 	RevokedKeys []string      `yaml:"revokedKeys" check:"keyid"`
+	// EvidenceKey signs the evidence smoke-test and validate attach (and
+	// EvidencePassword opens it); signing.key when empty.
+	EvidenceKey      SecretRef `yaml:"evidenceKey" check:"keyref"`
+	EvidencePassword SecretRef `yaml:"evidencePassword" check:"secretref"`
+	// EvidenceKeys, when set, are the only keys whose evidence promote and
+	// the apply job accept: keys the platform holds, so that a vendor
+	// cannot sign "smoke-tested" about anything with its own key.
+	EvidenceKeys []PublicKey `yaml:"evidenceKeys"`
 }
 
 // PublicKey is one key verification accepts, named so it can be revoked.
@@ -190,6 +198,12 @@ type Environment struct {
 	// Promoters may promote into this environment: "group:NAME" or
 	// "user:NAME". Empty means anyone who can run the job.
 	Promoters []string `yaml:"promoters" check:"principal"`
+	// ChainPromoters replace Promoters for the chains they name: eHealth's
+	// SRE team approves internal releases but not external vendors'. A
+	// chain named with an empty list lets anyone promote on it.
+	ChainPromoters map[string][]string `yaml:"chainPromoters" check:"principal"`
+	// Gates are what a release must show to enter this environment.
+	Gates Gates `yaml:"gates"`
 	// TagPrefix is prepended to the tag an image carries in this
 	// environment, for image-automation controllers that filter by prefix.
 	TagPrefix string `yaml:"tagPrefix" check:"tagprefix"`
@@ -213,6 +227,52 @@ type Land struct {
 	TargetBranch string            `yaml:"targetBranch" check:"branch"`
 	Job          string            `yaml:"job" check:"job"`
 	Parameters   map[string]string `yaml:"parameters"`
+	// Reviewers are GitLab users assigned to review a merge request.
+	Reviewers []string `yaml:"reviewers" check:"username"`
+	// Labels are put on a merge request.
+	Labels []string `yaml:"labels" check:"label"`
+}
+
+// Gates are checked before a release enters an environment: by promote
+// before anything is written, and by the apply job before anything is
+// installed. Every gate is on unless Off names it.
+type Gates struct {
+	// Off names the gates switched off here; each is recorded in the
+	// promotion's audit record.
+	Off []Gate `yaml:"off"`
+	// MaxAge is how old the smoke-test evidence may be, like 168h; empty
+	// means no limit.
+	MaxAge string `yaml:"maxAge" check:"duration"`
+	// Soak is how long the release must have been in the source
+	// environment, counted from when it landed there, like 24h.
+	Soak string `yaml:"soak" check:"duration"`
+	// HotfixSoak is the shorter soak promote --hotfix may use; empty
+	// means a hotfix soaks as long as any release.
+	HotfixSoak string `yaml:"hotfixSoak" check:"duration"`
+}
+
+// Gate is one check a release must pass to enter an environment.
+type Gate string
+
+// The gates.
+const (
+	// GateSigned: the digest is signed by an approved key, verified now.
+	GateSigned Gate = "signed"
+	// GateValidated: a signed, passing validate attestation for the digest.
+	GateValidated Gate = "validated"
+	// GateSmokeTested: a signed smoke-test attestation from the source
+	// environment, newer than the release's last deploy there.
+	GateSmokeTested Gate = "smoke-tested"
+	// GateRollback: the release the target runs now, which a rollback
+	// returns to, is still resolvable (seed 002: rollback must always be
+	// possible).
+	GateRollback Gate = "rollback"
+	// GateApply: the apply job checks the evidence before it installs.
+	GateApply Gate = "apply"
+)
+
+func (Gate) allowed() []string {
+	return []string{string(GateSigned), string(GateValidated), string(GateSmokeTested), string(GateRollback), string(GateApply)}
 }
 
 // StateFormat is the kind of desired-state file.
@@ -237,10 +297,11 @@ const (
 	ViaCommit       LandVia = "commit"        // push a commit to desiredState.branch
 	ViaMergeRequest LandVia = "merge-request" // open a merge request into targetBranch
 	ViaJenkins      LandVia = "jenkins"       // run a parameterised Jenkins job
+	ViaTag          LandVia = "tag"           // tag the digest with tagPrefix; image automation rolls it
 )
 
 func (LandVia) allowed() []string {
-	return []string{string(ViaCommit), string(ViaMergeRequest), string(ViaJenkins)}
+	return []string{string(ViaCommit), string(ViaMergeRequest), string(ViaJenkins), string(ViaTag)}
 }
 
 // SigningFormat is where a signature is stored in the registry.

@@ -38,6 +38,7 @@ func validate(c *Config) error {
 		validateCredentials,
 		validatePublicKeys,
 		validateLanding,
+		validateGates,
 	} {
 		if err := check(c); err != nil {
 			return err
