@@ -203,8 +203,11 @@ func verifiersFor(pub crypto.PublicKey) ([]signature.Verifier, error) {
 // any registry failure other than a 404 is an infrastructure error. Verify
 // does not check that img itself is still in the registry.
 func Verify(ctx context.Context, img name.Digest, o VerifyOptions) (*Verified, error) {
-	v, _, err := verify(ctx, img, "", o)
-	return v, err
+	passed, err := verify(ctx, img, "", o, 1)
+	if err != nil {
+		return nil, err
+	}
+	return &passed[0].Verified, nil
 }
 
 // VerifyAttestation checks that img has an attestation of predicateType
@@ -213,10 +216,38 @@ func Verify(ctx context.Context, img name.Digest, o VerifyOptions) (*Verified, e
 // its subjects; o.Annotations must be annotations of that subject. It
 // returns the newest such statement; failures are Verify's.
 func VerifyAttestation(ctx context.Context, img name.Digest, predicateType string, o VerifyOptions) (*Verified, *Statement, error) {
-	if predicateType == "" {
-		return nil, nil, exit.Usagef("verify attestation of %s: no predicate type", img)
+	passed, err := verifyAttestations(ctx, img, predicateType, o, 1)
+	if err != nil {
+		return nil, nil, err
 	}
-	return verify(ctx, img, predicateType, o)
+	return &passed[0].Verified, &passed[0].Statement, nil
+}
+
+// VerifiedStatement is one attestation that verified with an approved,
+// unrevoked key and whose claims fit the image.
+type VerifiedStatement struct {
+	Verified
+	Statement Statement
+}
+
+// VerifyAttestations returns every attestation of predicateType about img
+// that VerifyAttestation would accept, for a caller that must choose among
+// several of one type (a smoke test per environment, say). They come in the
+// order of o.Formats (sig-tag, then bundle, by default), newest first within
+// each where the storage tells: later layers of the .att image are newer,
+// and bundle referrers go by their org.opencontainers.image.created
+// annotation. A statement stored more than once (in both formats, or signed
+// again) is returned once, where it is newest. When none passes, the error
+// is VerifyAttestation's verdict (ErrUnsigned, ErrRevokedKey, ...).
+func VerifyAttestations(ctx context.Context, img name.Digest, predicateType string, o VerifyOptions) ([]VerifiedStatement, error) {
+	return verifyAttestations(ctx, img, predicateType, o, 0)
+}
+
+func verifyAttestations(ctx context.Context, img name.Digest, predicateType string, o VerifyOptions, limit int) ([]VerifiedStatement, error) {
+	if predicateType == "" {
+		return nil, exit.Usagef("verify attestation of %s: no predicate type", img)
+	}
+	return verify(ctx, img, predicateType, o, limit)
 }
 
 // query is one verification: what to look for about which image, and with
@@ -258,24 +289,30 @@ type finding struct {
 	// mismatch, when key is set, says why the signed claims do not fit.
 	mismatch  string
 	statement *Statement
+	// payload is the signed statement (base64, as in its envelope); it
+	// tells the same attestation stored twice.
+	payload string
 }
 
-func verify(ctx context.Context, img name.Digest, predicateType string, o VerifyOptions) (*Verified, *Statement, error) {
+// verify checks the entries of both formats (signatures if predicateType
+// is empty) and returns those that pass, at most limit of them (0: all),
+// or the verdict when none does.
+func verify(ctx context.Context, img name.Digest, predicateType string, o VerifyOptions, limit int) ([]VerifiedStatement, error) {
 	what := "verify " + img.String()
 	if predicateType != "" {
 		what = fmt.Sprintf("verify %s attestation of %s", predicateType, img)
 	}
 	formats, err := o.formats()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	keys, err := o.keys()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	h, err := v1.NewHash(img.DigestStr())
 	if err != nil {
-		return nil, nil, exit.Usagef("%s: %v", what, err)
+		return nil, exit.Usagef("%s: %v", what, err)
 	}
 	ropts := append(append([]remote.Option(nil), o.RemoteOptions...), remote.WithContext(ctx))
 	// One puller for every request of this call: the registry is pinged
@@ -283,7 +320,7 @@ func verify(ctx context.Context, img name.Digest, predicateType string, o Verify
 	// NewPuller returns the caller's own if RemoteOptions has remote.Reuse.
 	puller, err := remote.NewPuller(ropts...)
 	if err != nil {
-		return nil, nil, exit.Usagef("%s: registry options: %v", what, err)
+		return nil, exit.Usagef("%s: registry options: %v", what, err)
 	}
 	q := &query{
 		ctx: ctx, img: img, hash: h, predicateType: predicateType, annotations: o.Annotations,
@@ -301,11 +338,18 @@ func verify(ctx context.Context, img name.Digest, predicateType string, o Verify
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", what, err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 	}
+	return q.judge(what, formats, lists, limit)
+}
 
+// judge checks the listed entries of each format in order and returns
+// those that pass, at most limit (0: all), or the verdict when none does.
+func (q *query) judge(what string, formats []Format, lists [][]candidate, limit int) ([]VerifiedStatement, error) {
 	var (
+		passed   []VerifiedStatement
+		seen     = map[string]bool{}
 		found    int
 		revoked  []string
 		mismatch []string
@@ -316,7 +360,7 @@ func verify(ctx context.Context, img name.Digest, predicateType string, o Verify
 		for _, c := range list {
 			f, err := c.check()
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", what, err)
+				return nil, fmt.Errorf("%s: %w", what, err)
 			}
 			if !f.relevant {
 				continue
@@ -331,13 +375,24 @@ func verify(ctx context.Context, img name.Digest, predicateType string, o Verify
 				}
 			case f.mismatch != "":
 				mismatch = append(mismatch, fmt.Sprintf("key %s signed %s %s", f.key.id, c.ref, f.mismatch))
+			case f.payload != "" && seen[f.payload]:
+				// The same statement again, older: it adds nothing.
 			default:
-				return &Verified{KeyID: f.key.id, Format: c.format, Ref: c.ref}, f.statement, nil
+				seen[f.payload] = true
+				vs := VerifiedStatement{Verified: Verified{KeyID: f.key.id, Format: c.format, Ref: c.ref}}
+				if f.statement != nil {
+					vs.Statement = *f.statement
+				}
+				if passed = append(passed, vs); len(passed) == limit {
+					return passed, nil
+				}
 			}
 		}
 	}
-
-	return nil, nil, exit.Mark(exit.Failed, fmt.Errorf("%s: %w", what, q.failure(found, revoked, mismatch, places)))
+	if len(passed) > 0 {
+		return passed, nil
+	}
+	return nil, exit.Mark(exit.Failed, fmt.Errorf("%s: %w", what, q.failure(found, revoked, mismatch, places)))
 }
 
 // failure is the verdict when no entry passed: found relevant entries,
@@ -678,7 +733,7 @@ func (q *query) checkStatement(env ssldsse.Envelope) finding {
 			f.mismatch = fmt.Sprintf("a statement stepper cannot read (%v)", err)
 			return f
 		}
-		f.statement = &full
+		f.statement, f.payload = &full, env.Payload
 	}
 	return f
 }
