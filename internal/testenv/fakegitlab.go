@@ -2,11 +2,14 @@ package testenv
 
 // This file is a fake of GitLab's REST API v4, for tests only. GitLab cannot
 // run here, so the few endpoints stepper uses are answered the way GitLab
-// documents them (https://docs.gitlab.com/api/merge_requests/ and
-// https://docs.gitlab.com/api/merge_request_approvals/): the same paths with
-// URL-encoded project paths, the same PRIVATE-TOKEN authentication, the same
-// JSON field names and error bodies. It keeps no branches or commits, so it
-// does not check that a branch exists.
+// documents them (https://docs.gitlab.com/api/merge_requests/,
+// https://docs.gitlab.com/api/merge_request_approvals/,
+// https://docs.gitlab.com/api/users/, https://docs.gitlab.com/api/members/,
+// https://docs.gitlab.com/api/groups/ and https://docs.gitlab.com/api/jobs/):
+// the same paths with URL-encoded project and group paths, the same
+// PRIVATE-TOKEN authentication (JOB-TOKEN for GET /job), the same JSON field
+// names, pagination headers and error bodies. It keeps no branches or
+// commits, so it does not check that a branch exists.
 
 import (
 	"bytes"
@@ -28,7 +31,10 @@ import (
 )
 
 // FakeGitLab is a fake of GitLab's REST API v4 on 127.0.0.1 that serves the
-// merge request endpoints: list, create, update, get one and its approvals.
+// merge request endpoints (list, create, update, get one and its
+// approvals), the users (GET /user, GET /users?username=), the groups and
+// their members (GET /groups/:id, GET /groups/:id/members/all[/:user_id])
+// and the job of a CI job token (GET /job).
 type FakeGitLab struct {
 	// URL is the instance's base URL, "http://127.0.0.1:port"; the API is
 	// under URL + "/api/v4".
@@ -38,11 +44,15 @@ type FakeGitLab struct {
 
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	projects []*fakeProject
-	nextID   int
-	requests []GitLabRequest
-	failures []GitLabFailure
+	mu        sync.Mutex
+	projects  []*fakeProject
+	nextID    int // projects and merge requests
+	users     []*gitlabUser
+	tokenUser *gitlabUser // the owner of Token
+	groups    []*fakeGroup
+	jobs      map[string]*fakeJob // by job token
+	requests  []GitLabRequest
+	failures  []GitLabFailure
 }
 
 // GitLabRequest is one request the fake received, recorded before it is
@@ -99,6 +109,8 @@ type GitLabMergeRequest struct {
 	HasConflicts             bool           `json:"has_conflicts"`
 	UserNotesCount           int            `json:"user_notes_count"`
 	TimeStats                map[string]any `json:"time_stats"`
+	// Reviewers are set by reviewer_ids on create and update.
+	Reviewers []gitlabUser `json:"reviewers"`
 
 	// ApprovalsRequired and ApprovedBy (user names) feed the approvals
 	// endpoint; tests set them with EditMergeRequest.
@@ -106,12 +118,17 @@ type GitLabMergeRequest struct {
 	ApprovedBy        []string `json:"-"`
 }
 
+// gitlabUser is GitLab's basic user object, as in a merge request's author
+// and reviewers and in GET /users.
 type gitlabUser struct {
 	ID       int    `json:"id"`
 	Username string `json:"username"`
 	Name     string `json:"name"`
-	State    string `json:"state"`
-	WebURL   string `json:"web_url"`
+	// State is active, or blocked after BlockUser.
+	State     string `json:"state"`
+	Locked    bool   `json:"locked"`
+	AvatarURL string `json:"avatar_url"`
+	WebURL    string `json:"web_url"`
 }
 
 type gitlabRefs struct {
@@ -126,17 +143,88 @@ type fakeProject struct {
 	mrs  []*GitLabMergeRequest
 }
 
+// fakeGroup is a group; its members/all adds the members of its ancestors.
+type fakeGroup struct {
+	id      int
+	path    string // full path, "ehealth/sre"
+	parent  *fakeGroup
+	members []*gitlabUser
+}
+
+// fakeJob is the running CI job a job token belongs to.
+type fakeJob struct {
+	id   int
+	user *gitlabUser
+}
+
+// memberAccessLevel is the role every member the fake knows has: Developer.
+const memberAccessLevel = 30
+
 // StartFakeGitLab starts a fake GitLab on 127.0.0.1 that knows no project
 // yet; add them with AddProject. It stops when the test ends.
 func StartFakeGitLab(t testing.TB) *FakeGitLab {
 	t.Helper()
 	token := make([]byte, 12)
 	_, _ = rand.Read(token) // never fails
-	f := &FakeGitLab{Token: "glpat-" + hex.EncodeToString(token), nextID: 100}
+	f := &FakeGitLab{Token: "glpat-" + hex.EncodeToString(token), nextID: 100, jobs: map[string]*fakeJob{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
 	t.Cleanup(f.srv.Close)
+	f.SetTokenUser("stepper-bot")
 	return f
+}
+
+// AddUser creates an active user and returns its id; a user that exists
+// already keeps its id.
+func (f *FakeGitLab) AddUser(username string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.user(username).ID
+}
+
+// SetTokenUser makes username (created if need be) the owner of Token, the
+// user GET /user answers and merge requests are authored by; it is
+// "stepper-bot" until set.
+func (f *FakeGitLab) SetTokenUser(username string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokenUser = f.user(username)
+}
+
+// BlockUser blocks username (created if need be): it stays a member of its
+// groups and a reviewer, with state "blocked", as in GitLab.
+func (f *FakeGitLab) BlockUser(username string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.user(username).State = "blocked"
+}
+
+// AddJobToken makes token the CI_JOB_TOKEN of a running job started by
+// username (created if need be); GET /job with it answers that job.
+func (f *FakeGitLab) AddJobToken(token, username string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.jobs[token] = &fakeJob{id: 5000 + len(f.jobs), user: f.user(username)}
+}
+
+// AddGroup creates the group with the full path "ehealth" or "ehealth/sre"
+// and the given members (users created if need be), all Developers. The
+// ancestors of a nested path are created, without members, if missing.
+func (f *FakeGitLab) AddGroup(path string, members ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.groupByPath(path)
+	for _, name := range members {
+		if u := f.user(name); !slices.Contains(g.members, u) {
+			g.members = append(g.members, u)
+		}
+	}
+}
+
+// AddSubgroup creates the group parent/path, whose members/all lists the
+// members of parent and of its ancestors too.
+func (f *FakeGitLab) AddSubgroup(parent, path string, members ...string) {
+	f.AddGroup(parent+"/"+path, members...)
 }
 
 // AddProject creates the project with the path "group/sub/name" and returns
@@ -206,6 +294,51 @@ func (f *FakeGitLab) project(id string) *fakeProject {
 	return nil
 }
 
+// user finds username, creating it if missing; f.mu is held. Usernames are
+// case-insensitive in GitLab.
+func (f *FakeGitLab) user(username string) *gitlabUser {
+	for _, u := range f.users {
+		if strings.EqualFold(u.Username, username) {
+			return u
+		}
+	}
+	u := &gitlabUser{
+		ID: 7 + len(f.users), Username: username, Name: username, State: "active",
+		AvatarURL: f.URL + "/uploads/-/system/user/avatar/" + username + ".png", WebURL: f.URL + "/" + username,
+	}
+	if username == "stepper-bot" {
+		u.Name = "Stepper Bot"
+	}
+	f.users = append(f.users, u)
+	return u
+}
+
+// groupByPath finds the group with the full path, creating it and its
+// ancestors if missing; f.mu is held.
+func (f *FakeGitLab) groupByPath(path string) *fakeGroup {
+	path = strings.Trim(path, "/")
+	if g := f.group(path); g != nil {
+		return g
+	}
+	g := &fakeGroup{id: 20 + len(f.groups), path: path}
+	if i := strings.LastIndex(path, "/"); i > 0 {
+		g.parent = f.groupByPath(path[:i])
+	}
+	f.groups = append(f.groups, g)
+	return g
+}
+
+// group finds a group by full path (case-insensitive, as GitLab's routes
+// are) or numeric id; f.mu is held.
+func (f *FakeGitLab) group(id string) *fakeGroup {
+	for _, g := range f.groups {
+		if strings.EqualFold(g.path, id) || strconv.Itoa(g.id) == id {
+			return g
+		}
+	}
+	return nil
+}
+
 func (f *FakeGitLab) mergeRequest(p *fakeProject, iid int) *GitLabMergeRequest {
 	if p == nil {
 		return nil
@@ -217,8 +350,6 @@ func (f *FakeGitLab) mergeRequest(p *fakeProject, iid int) *GitLabMergeRequest {
 	}
 	return nil
 }
-
-var fakeGitLabBot = gitlabUser{ID: 7, Username: "stepper-bot", Name: "Stepper Bot", State: "active"}
 
 func (f *FakeGitLab) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
@@ -240,16 +371,38 @@ func (f *FakeGitLab) serve(w http.ResponseWriter, r *http.Request) {
 		writeGitLabError(w, failure.Status, fmt.Sprintf("%d %s", failure.Status, http.StatusText(failure.Status)))
 		return
 	}
+	path := r.URL.EscapedPath()
+	if path == "/api/v4/job" {
+		f.currentJob(w, r, authenticated)
+		return
+	}
 	if !authenticated {
 		writeGitLabError(w, http.StatusUnauthorized, "401 Unauthorized")
 		return
 	}
+	if r.Method != http.MethodGet && !strings.HasPrefix(path, "/api/v4/projects/") {
+		writeGitLabError(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
+		return
+	}
+	switch {
+	case path == "/api/v4/user":
+		writeGitLabJSON(w, http.StatusOK, f.fullUser(f.tokenUser))
+	case path == "/api/v4/users":
+		f.listUsers(w, r)
+	case strings.HasPrefix(path, "/api/v4/groups/"):
+		f.serveGroup(w, r, strings.Split(strings.TrimPrefix(path, "/api/v4/groups/"), "/"))
+	case strings.HasPrefix(path, "/api/v4/projects/"):
+		f.serveProject(w, r, body, strings.Split(strings.TrimPrefix(path, "/api/v4/projects/"), "/"))
+	default:
+		writeGitLabJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
+	}
+}
 
-	// /api/v4/projects/:id/merge_requests[/:iid[/approvals]], with :id a
-	// numeric id or a path whose slashes are encoded as %2F.
-	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/api/v4/projects/")
-	parts := strings.Split(rest, "/")
-	if !ok || len(parts) < 2 || parts[1] != "merge_requests" {
+// serveProject answers /api/v4/projects/:id/merge_requests[/:iid[/approvals]],
+// with :id a numeric id or a path whose slashes are encoded as %2F; parts
+// is the path after /projects/.
+func (f *FakeGitLab) serveProject(w http.ResponseWriter, r *http.Request, body []byte, parts []string) {
+	if len(parts) < 2 || parts[1] != "merge_requests" {
 		writeGitLabJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
 		return
 	}
@@ -282,6 +435,160 @@ func (f *FakeGitLab) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeGitLabError(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
 	}
+}
+
+// currentJob answers GET /job, "the job that generated a job token". It
+// authenticates by JOB-TOKEN only: a request that also carries a valid
+// PRIVATE-TOKEN is taken as that token's user, who has no job, and gets
+// 404, as GitLab answers.
+func (f *FakeGitLab) currentJob(w http.ResponseWriter, r *http.Request, privateToken bool) {
+	job := f.jobs[r.Header.Get("JOB-TOKEN")]
+	switch {
+	case r.Method != http.MethodGet:
+		writeGitLabError(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
+	case privateToken:
+		writeGitLabError(w, http.StatusNotFound, "404 Job Not Found")
+	case job == nil:
+		writeGitLabError(w, http.StatusUnauthorized, "401 Unauthorized")
+	default:
+		started := time.Now().UTC().Add(-time.Minute)
+		sha := fmt.Sprintf("%040x", job.id)
+		writeGitLabJSON(w, http.StatusOK, map[string]any{
+			"id": job.id, "status": "running", "stage": "deploy", "name": "promote", "ref": "master", "tag": false,
+			"coverage": nil, "allow_failure": false, "created_at": started, "started_at": started,
+			"finished_at": nil, "erased_at": nil, "duration": nil, "queued_duration": 0.5,
+			"user":      f.fullUser(job.user),
+			"commit":    map[string]any{"id": sha, "short_id": sha[:8], "title": "Deploy", "message": "Deploy\n"},
+			"pipeline":  map[string]any{"id": job.id - 1, "project_id": 1, "ref": "master", "sha": sha, "status": "running"},
+			"web_url":   fmt.Sprintf("%s/ci/project/-/jobs/%d", f.URL, job.id),
+			"project":   map[string]any{"ci_job_token_scope_enabled": true},
+			"artifacts": []any{}, "runner": nil, "artifacts_expire_at": nil, "archived": false, "tag_list": []string{},
+		})
+	}
+}
+
+// fullUser renders the user object GET /user and GET /job answer, which
+// has more fields than the basic one.
+func (f *FakeGitLab) fullUser(u *gitlabUser) map[string]any {
+	return map[string]any{
+		"id": u.ID, "username": u.Username, "name": u.Name, "state": u.State, "locked": u.Locked,
+		"avatar_url": u.AvatarURL, "web_url": u.WebURL, "created_at": "2024-01-15T09:00:00.000Z",
+		"bio": "", "location": "", "public_email": nil, "organization": "", "job_title": "", "bot": false,
+	}
+}
+
+// listUsers answers GET /users: everyone, or with ?username= the one user
+// of that name (case-insensitive) or none.
+func (f *FakeGitLab) listUsers(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("username")
+	out := []gitlabUser{}
+	for _, u := range f.users {
+		if name == "" || strings.EqualFold(u.Username, name) {
+			out = append(out, *u)
+		}
+	}
+	writeGitLabPage(w, r, out)
+}
+
+// serveGroup answers /api/v4/groups/:id[/members/all[/:user_id]]; parts is
+// the path after /groups/.
+func (f *FakeGitLab) serveGroup(w http.ResponseWriter, r *http.Request, parts []string) {
+	id, err := url.PathUnescape(parts[0])
+	g := f.group(id)
+	switch {
+	case len(parts) > 1 && (len(parts) > 4 || parts[1] != "members" || len(parts) < 3 || parts[2] != "all"):
+		writeGitLabJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
+	case err != nil || g == nil:
+		writeGitLabError(w, http.StatusNotFound, "404 Group Not Found")
+	case len(parts) == 1:
+		writeGitLabJSON(w, http.StatusOK, f.renderGroup(g))
+	case len(parts) == 3:
+		q := strings.ToLower(r.URL.Query().Get("query"))
+		out := []map[string]any{}
+		for _, m := range allMembers(g) {
+			if q == "" || strings.Contains(strings.ToLower(m.Username), q) || strings.Contains(strings.ToLower(m.Name), q) {
+				out = append(out, member(m))
+			}
+		}
+		writeGitLabPage(w, r, out)
+	default:
+		for _, m := range allMembers(g) {
+			if strconv.Itoa(m.ID) == parts[3] {
+				writeGitLabJSON(w, http.StatusOK, member(m))
+				return
+			}
+		}
+		writeGitLabError(w, http.StatusNotFound, "404 Not found")
+	}
+}
+
+func (f *FakeGitLab) renderGroup(g *fakeGroup) map[string]any {
+	name := g.path[strings.LastIndex(g.path, "/")+1:]
+	var parentID any
+	fullName := name
+	if g.parent != nil {
+		parentID = g.parent.id
+		fullName = f.renderGroup(g.parent)["full_name"].(string) + " / " + name
+	}
+	return map[string]any{
+		"id": g.id, "name": name, "path": name, "full_name": fullName, "full_path": g.path, "parent_id": parentID,
+		"description": "", "visibility": "private", "web_url": f.URL + "/groups/" + g.path,
+		"created_at": "2024-01-15T09:00:00.000Z",
+	}
+}
+
+// allMembers are g's members and those of its ancestors, each once, as
+// members/all lists them.
+func allMembers(g *fakeGroup) []*gitlabUser {
+	var out []*gitlabUser
+	for ; g != nil; g = g.parent {
+		for _, m := range g.members {
+			if !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// member renders GitLab's member object.
+func member(u *gitlabUser) map[string]any {
+	return map[string]any{
+		"id": u.ID, "username": u.Username, "name": u.Name, "state": u.State, "avatar_url": u.AvatarURL,
+		"web_url": u.WebURL, "access_level": memberAccessLevel, "created_at": "2024-01-15T09:00:00.000Z",
+		"expires_at": nil, "membership_state": "active",
+	}
+}
+
+// writeGitLabPage writes the page of items that ?page= and ?per_page=
+// (default 20, at most 100) ask for, with GitLab's pagination headers.
+func writeGitLabPage[T any](w http.ResponseWriter, r *http.Request, items []T) {
+	page, err := strconv.Atoi(r.URL.Query().Get("page"))
+	if err != nil || page < 1 {
+		page = 1
+	}
+	perPage, err := strconv.Atoi(r.URL.Query().Get("per_page"))
+	if err != nil || perPage < 1 {
+		perPage = 20
+	}
+	perPage = min(perPage, 100)
+	pages := max((len(items)+perPage-1)/perPage, 1)
+	next, prev := "", ""
+	if page < pages {
+		next = strconv.Itoa(page + 1)
+	}
+	if page > 1 {
+		prev = strconv.Itoa(page - 1)
+	}
+	h := w.Header()
+	h.Set("X-Page", strconv.Itoa(page))
+	h.Set("X-Per-Page", strconv.Itoa(perPage))
+	h.Set("X-Total", strconv.Itoa(len(items)))
+	h.Set("X-Total-Pages", strconv.Itoa(pages))
+	h.Set("X-Next-Page", next)
+	h.Set("X-Prev-Page", prev)
+	lo := min((page-1)*perPage, len(items))
+	writeGitLabJSON(w, http.StatusOK, items[lo:min(lo+perPage, len(items))])
 }
 
 func (f *FakeGitLab) listMergeRequests(w http.ResponseWriter, r *http.Request, p *fakeProject) {
@@ -317,6 +624,7 @@ type mrParams struct {
 	RemoveLabels       *labelParam `json:"remove_labels"`
 	RemoveSourceBranch *bool       `json:"remove_source_branch"`
 	StateEvent         *string     `json:"state_event"`
+	ReviewerIDs        *[]int      `json:"reviewer_ids"`
 }
 
 type labelParam []string
@@ -373,7 +681,7 @@ func (f *FakeGitLab) createMergeRequest(w http.ResponseWriter, body []byte, p *f
 	mr := &GitLabMergeRequest{
 		ID: f.nextID, IID: iid, ProjectID: p.id, SourceProjectID: p.id, TargetProjectID: p.id,
 		Title: *in.Title, SourceBranch: *in.SourceBranch, TargetBranch: *in.TargetBranch,
-		State: "opened", CreatedAt: now, UpdatedAt: now, Author: fakeGitLabBot, Labels: []string{},
+		State: "opened", CreatedAt: now, UpdatedAt: now, Author: *f.tokenUser, Labels: []string{}, Reviewers: []gitlabUser{},
 		MergeStatus: "can_be_merged", DetailedMergeStatus: "mergeable",
 		SHA:    fmt.Sprintf("%040x", f.nextID),
 		WebURL: fmt.Sprintf("%s/%s/-/merge_requests/%d", f.URL, p.path, iid),
@@ -382,8 +690,7 @@ func (f *FakeGitLab) createMergeRequest(w http.ResponseWriter, body []byte, p *f
 		},
 		TimeStats: map[string]any{"time_estimate": 0, "total_time_spent": 0},
 	}
-	mr.Author.WebURL = f.URL + "/" + mr.Author.Username
-	apply(mr, in, now)
+	f.apply(mr, in, now)
 	p.mrs = append(p.mrs, mr)
 	writeGitLabJSON(w, http.StatusCreated, mr)
 }
@@ -406,12 +713,12 @@ func (f *FakeGitLab) updateMergeRequest(w http.ResponseWriter, body []byte, p *f
 		writeGitLabJSON(w, http.StatusBadRequest, map[string]string{"error": "state_event does not have a valid value"})
 		return
 	}
-	apply(mr, in, time.Now().UTC())
+	f.apply(mr, in, time.Now().UTC())
 	writeGitLabJSON(w, http.StatusOK, mr)
 }
 
-// apply sets on mr the fields present in in.
-func apply(mr *GitLabMergeRequest, in mrParams, now time.Time) {
+// apply sets on mr the fields present in in; f.mu is held.
+func (f *FakeGitLab) apply(mr *GitLabMergeRequest, in mrParams, now time.Time) {
 	if in.Title != nil {
 		mr.Title = *in.Title
 		mr.Draft = strings.HasPrefix(strings.ToLower(mr.Title), "draft:")
@@ -440,6 +747,18 @@ func apply(mr *GitLabMergeRequest, in mrParams, now time.Time) {
 		mr.Labels = []string{}
 	}
 	slices.Sort(mr.Labels) // GitLab returns labels ordered by title
+	if in.ReviewerIDs != nil {
+		// The list replaces the reviewers; ids of no user, and 0, which
+		// means "none", are dropped, as GitLab does.
+		mr.Reviewers = []gitlabUser{}
+		for _, id := range *in.ReviewerIDs {
+			for _, u := range f.users {
+				if u.ID == id && !slices.ContainsFunc(mr.Reviewers, func(r gitlabUser) bool { return r.ID == id }) {
+					mr.Reviewers = append(mr.Reviewers, *u)
+				}
+			}
+		}
+	}
 	if in.RemoveSourceBranch != nil {
 		mr.ForceRemoveSourceBranch = *in.RemoveSourceBranch
 		mr.ShouldRemoveSourceBranch = *in.RemoveSourceBranch
