@@ -18,6 +18,9 @@ type Commit struct {
 	// Trailers are the message's "Key: Value" trailers; for a key given
 	// twice, the last value.
 	Trailers map[string]string
+	// TrailerList is every trailer in the order written, repeated keys
+	// included.
+	TrailerList []Trailer
 	Time     time.Time // committer time
 }
 
@@ -95,7 +98,9 @@ func parseLog(out string) []Commit {
 		}
 		for _, line := range strings.Split(f[3], "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) != "" {
-				c.Trailers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+				k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+				c.Trailers[k] = v
+				c.TrailerList = append(c.TrailerList, Trailer{Key: k, Value: v})
 			}
 		}
 		commits = append(commits, c)

@@ -146,3 +146,32 @@ func TestEvidenceProves(t *testing.T) {
 		t.Error("RanHTTPChecks")
 	}
 }
+
+// A promotion of a whole environment lands several releases in one commit;
+// each reads back on its own, with the shared trailers.
+func TestManyReleasesInOneCommit(t *testing.T) {
+	started := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	a, _ := ParseRef("harbor.example/v/a:1@sha256:" + strings.Repeat("a", 64))
+	b, _ := ParseRef("harbor.example/v/b:2@sha256:" + strings.Repeat("b", 64))
+	in := []Trailers{
+		{Action: ActionPromote, App: "a", Env: "prod", From: "preprod", Image: a, ChartVersion: "1.0.0", Started: started, Actor: "alice", Evidence: "att-a"},
+		{Action: ActionPromote, App: "b", Env: "prod", From: "preprod", Image: b, Started: started, Actor: "alice"},
+	}
+	c := gitrepo.Commit{SHA: "f00", Trailers: map[string]string{}}
+	for _, tr := range ListAll(in) {
+		c.Trailers[tr.Key] = tr.Value
+		c.TrailerList = append(c.TrailerList, tr)
+	}
+	got := ReadReleases(c)
+	if len(got) != 2 || got[0].App != "a" || got[1].App != "b" || got[0].Image != a || got[1].Image != b ||
+		got[0].ChartVersion != "1.0.0" || got[1].ChartVersion != "" || got[0].Evidence != "att-a" || got[1].Evidence != "" ||
+		got[1].From != "preprod" || got[1].Actor != "alice" || !got[1].Started.Equal(started) {
+		t.Fatalf("ReadReleases = %+v", got)
+	}
+	if h := History([]gitrepo.Commit{c}, "prod", "b"); len(h) != 1 || h[0].Image != b {
+		t.Errorf("History of b = %+v", h)
+	}
+	if h := History([]gitrepo.Commit{c}, "prod", ""); len(h) != 2 {
+		t.Errorf("History of every app = %d entries, want 2", len(h))
+	}
+}

@@ -1,6 +1,8 @@
 package release
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,6 +35,8 @@ const (
 	TrailerReason       = "Stepper-Reason"
 	TrailerPipeline     = "Stepper-Pipeline"
 	TrailerActor        = "Stepper-Actor"
+	TrailerHotfix       = "Stepper-Hotfix"
+	TrailerEvidence     = "Stepper-Evidence"
 )
 
 // Trailers is what a desired-state commit says about the release it
@@ -55,6 +59,10 @@ type Trailers struct {
 	Reason   string
 	Pipeline string
 	Actor    string
+	// Hotfix marks a promotion that used the shorter hotfix soak.
+	Hotfix bool
+	// Evidence names the attestations a promotion was admitted on.
+	Evidence string
 }
 
 // List is t as commit trailers, in a fixed order; empty values are left out.
@@ -84,7 +92,85 @@ func (t Trailers) List() []gitrepo.Trailer {
 	add(TrailerReason, t.Reason)
 	add(TrailerPipeline, t.Pipeline)
 	add(TrailerActor, t.Actor)
+	if t.Hotfix {
+		add(TrailerHotfix, "true")
+	}
+	add(TrailerEvidence, t.Evidence)
 	return out
+}
+
+// perRelease are the trailers that differ between the releases of one
+// commit; the others are shared.
+var perRelease = []string{TrailerApp, TrailerImage, TrailerDigest, TrailerChartVersion, TrailerEvidence}
+
+// ListAll is the trailers of a commit that lands several releases at once
+// (a promotion of a whole environment): the shared trailers of the first,
+// then, for each release, Stepper-App followed by its own image, digest,
+// chart version and evidence. ReadReleases reads them back.
+func ListAll(ts []Trailers) []gitrepo.Trailer {
+	if len(ts) == 1 {
+		return ts[0].List()
+	}
+	if len(ts) == 0 {
+		return nil
+	}
+	var out []gitrepo.Trailer
+	for _, tr := range ts[0].List() {
+		if !slices.Contains(perRelease, tr.Key) {
+			out = append(out, tr)
+		}
+	}
+	for _, t := range ts {
+		for _, tr := range t.List() {
+			if slices.Contains(perRelease, tr.Key) {
+				out = append(out, tr)
+			}
+		}
+	}
+	return out
+}
+
+// ReadReleases reads every release a commit landed: one, or several when
+// Stepper-App is repeated (see ListAll); none for a commit stepper did not
+// write.
+func ReadReleases(c gitrepo.Commit) []Trailers {
+	if n := countKey(c.TrailerList, TrailerApp); n <= 1 {
+		if t, ok := ReadTrailers(c); ok {
+			return []Trailers{t}
+		}
+		return nil
+	}
+	shared := map[string]string{}
+	var groups []map[string]string
+	for _, tr := range c.TrailerList {
+		switch {
+		case tr.Key == TrailerApp:
+			groups = append(groups, map[string]string{tr.Key: tr.Value})
+		case slices.Contains(perRelease, tr.Key) && len(groups) > 0:
+			groups[len(groups)-1][tr.Key] = tr.Value
+		default:
+			shared[tr.Key] = tr.Value
+		}
+	}
+	var out []Trailers
+	for _, g := range groups {
+		one := maps.Clone(shared)
+		maps.Copy(one, g)
+		if t, ok := ReadTrailers(gitrepo.Commit{SHA: c.SHA, Subject: c.Subject, Trailers: one, Time: c.Time}); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func countKey(list []gitrepo.Trailer, key string) int {
+	n := 0
+	for _, tr := range list {
+		if tr.Key == key {
+			n++
+		}
+	}
+	return n
 }
 
 // ReadTrailers reads the release a commit landed; ok is false for a commit
@@ -95,6 +181,7 @@ func ReadTrailers(c gitrepo.Commit) (t Trailers, ok bool) {
 		Action: Action(tr[TrailerAction]), App: tr[TrailerApp], Env: tr[TrailerEnv],
 		ChartVersion: tr[TrailerChartVersion], From: tr[TrailerFrom], Reverts: tr[TrailerReverts],
 		Reason: tr[TrailerReason], Pipeline: tr[TrailerPipeline], Actor: tr[TrailerActor],
+		Evidence: tr[TrailerEvidence],
 	}
 	if t.App == "" || t.Env == "" {
 		return Trailers{}, false
@@ -107,6 +194,7 @@ func ReadTrailers(c gitrepo.Commit) (t Trailers, ok bool) {
 	}
 	t.Started, _ = time.Parse(time.RFC3339Nano, tr[TrailerStarted])
 	t.Hold, _ = strconv.ParseBool(tr[TrailerHold])
+	t.Hotfix, _ = strconv.ParseBool(tr[TrailerHotfix])
 	return t, true
 }
 
@@ -116,13 +204,16 @@ type Entry struct {
 	Trailers
 }
 
-// History is the release commits of one app in one environment among
-// commits (newest first, as gitrepo.Log returns them), newest first.
+// History is the releases of one app in one environment among commits
+// (newest first, as gitrepo.Log returns them), newest first; app "" means
+// every app.
 func History(commits []gitrepo.Commit, env, app string) []Entry {
 	var out []Entry
 	for _, c := range commits {
-		if t, ok := ReadTrailers(c); ok && t.Env == env && t.App == app {
-			out = append(out, Entry{Commit: c, Trailers: t})
+		for _, t := range ReadReleases(c) {
+			if t.Env == env && (app == "" || t.App == app) {
+				out = append(out, Entry{Commit: c, Trailers: t})
+			}
 		}
 	}
 	return out
