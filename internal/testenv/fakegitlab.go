@@ -47,8 +47,8 @@ type FakeGitLab struct {
 	mu        sync.Mutex
 	projects  []*fakeProject
 	nextID    int // projects and merge requests
-	users     []*gitlabUser
-	tokenUser *gitlabUser // the owner of Token
+	users     []*GitLabUser
+	tokenUser *GitLabUser // the owner of Token
 	groups    []*fakeGroup
 	jobs      map[string]*fakeJob // by job token
 	requests  []GitLabRequest
@@ -95,7 +95,7 @@ type GitLabMergeRequest struct {
 	SourceBranch             string         `json:"source_branch"`
 	SourceProjectID          int            `json:"source_project_id"`
 	TargetProjectID          int            `json:"target_project_id"`
-	Author                   gitlabUser     `json:"author"`
+	Author                   GitLabUser     `json:"author"`
 	Labels                   []string       `json:"labels"`
 	Draft                    bool           `json:"draft"`
 	WorkInProgress           bool           `json:"work_in_progress"`
@@ -110,7 +110,7 @@ type GitLabMergeRequest struct {
 	UserNotesCount           int            `json:"user_notes_count"`
 	TimeStats                map[string]any `json:"time_stats"`
 	// Reviewers are set by reviewer_ids on create and update.
-	Reviewers []gitlabUser `json:"reviewers"`
+	Reviewers []GitLabUser `json:"reviewers"`
 
 	// ApprovalsRequired and ApprovedBy (user names) feed the approvals
 	// endpoint; tests set them with EditMergeRequest.
@@ -118,9 +118,9 @@ type GitLabMergeRequest struct {
 	ApprovedBy        []string `json:"-"`
 }
 
-// gitlabUser is GitLab's basic user object, as in a merge request's author
+// GitLabUser is GitLab's basic user object, as in a merge request's author
 // and reviewers and in GET /users.
-type gitlabUser struct {
+type GitLabUser struct {
 	ID       int    `json:"id"`
 	Username string `json:"username"`
 	Name     string `json:"name"`
@@ -148,13 +148,13 @@ type fakeGroup struct {
 	id      int
 	path    string // full path, "ehealth/sre"
 	parent  *fakeGroup
-	members []*gitlabUser
+	members []*GitLabUser
 }
 
 // fakeJob is the running CI job a job token belongs to.
 type fakeJob struct {
 	id   int
-	user *gitlabUser
+	user *GitLabUser
 }
 
 // memberAccessLevel is the role every member the fake knows has: Developer.
@@ -296,13 +296,13 @@ func (f *FakeGitLab) project(id string) *fakeProject {
 
 // user finds username, creating it if missing; f.mu is held. Usernames are
 // case-insensitive in GitLab.
-func (f *FakeGitLab) user(username string) *gitlabUser {
+func (f *FakeGitLab) user(username string) *GitLabUser {
 	for _, u := range f.users {
 		if strings.EqualFold(u.Username, username) {
 			return u
 		}
 	}
-	u := &gitlabUser{
+	u := &GitLabUser{
 		ID: 7 + len(f.users), Username: username, Name: username, State: "active",
 		AvatarURL: f.URL + "/uploads/-/system/user/avatar/" + username + ".png", WebURL: f.URL + "/" + username,
 	}
@@ -469,7 +469,7 @@ func (f *FakeGitLab) currentJob(w http.ResponseWriter, r *http.Request, privateT
 
 // fullUser renders the user object GET /user and GET /job answer, which
 // has more fields than the basic one.
-func (f *FakeGitLab) fullUser(u *gitlabUser) map[string]any {
+func (f *FakeGitLab) fullUser(u *GitLabUser) map[string]any {
 	return map[string]any{
 		"id": u.ID, "username": u.Username, "name": u.Name, "state": u.State, "locked": u.Locked,
 		"avatar_url": u.AvatarURL, "web_url": u.WebURL, "created_at": "2024-01-15T09:00:00.000Z",
@@ -481,7 +481,7 @@ func (f *FakeGitLab) fullUser(u *gitlabUser) map[string]any {
 // of that name (case-insensitive) or none.
 func (f *FakeGitLab) listUsers(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("username")
-	out := []gitlabUser{}
+	out := []GitLabUser{}
 	for _, u := range f.users {
 		if name == "" || strings.EqualFold(u.Username, name) {
 			out = append(out, *u)
@@ -539,8 +539,8 @@ func (f *FakeGitLab) renderGroup(g *fakeGroup) map[string]any {
 
 // allMembers are g's members and those of its ancestors, each once, as
 // members/all lists them.
-func allMembers(g *fakeGroup) []*gitlabUser {
-	var out []*gitlabUser
+func allMembers(g *fakeGroup) []*GitLabUser {
+	var out []*GitLabUser
 	for ; g != nil; g = g.parent {
 		for _, m := range g.members {
 			if !slices.Contains(out, m) {
@@ -552,7 +552,7 @@ func allMembers(g *fakeGroup) []*gitlabUser {
 }
 
 // member renders GitLab's member object.
-func member(u *gitlabUser) map[string]any {
+func member(u *GitLabUser) map[string]any {
 	return map[string]any{
 		"id": u.ID, "username": u.Username, "name": u.Name, "state": u.State, "avatar_url": u.AvatarURL,
 		"web_url": u.WebURL, "access_level": memberAccessLevel, "created_at": "2024-01-15T09:00:00.000Z",
@@ -681,7 +681,7 @@ func (f *FakeGitLab) createMergeRequest(w http.ResponseWriter, body []byte, p *f
 	mr := &GitLabMergeRequest{
 		ID: f.nextID, IID: iid, ProjectID: p.id, SourceProjectID: p.id, TargetProjectID: p.id,
 		Title: *in.Title, SourceBranch: *in.SourceBranch, TargetBranch: *in.TargetBranch,
-		State: "opened", CreatedAt: now, UpdatedAt: now, Author: *f.tokenUser, Labels: []string{}, Reviewers: []gitlabUser{},
+		State: "opened", CreatedAt: now, UpdatedAt: now, Author: *f.tokenUser, Labels: []string{}, Reviewers: []GitLabUser{},
 		MergeStatus: "can_be_merged", DetailedMergeStatus: "mergeable",
 		SHA:    fmt.Sprintf("%040x", f.nextID),
 		WebURL: fmt.Sprintf("%s/%s/-/merge_requests/%d", f.URL, p.path, iid),
@@ -750,10 +750,10 @@ func (f *FakeGitLab) apply(mr *GitLabMergeRequest, in mrParams, now time.Time) {
 	if in.ReviewerIDs != nil {
 		// The list replaces the reviewers; ids of no user, and 0, which
 		// means "none", are dropped, as GitLab does.
-		mr.Reviewers = []gitlabUser{}
+		mr.Reviewers = []GitLabUser{}
 		for _, id := range *in.ReviewerIDs {
 			for _, u := range f.users {
-				if u.ID == id && !slices.ContainsFunc(mr.Reviewers, func(r gitlabUser) bool { return r.ID == id }) {
+				if u.ID == id && !slices.ContainsFunc(mr.Reviewers, func(r GitLabUser) bool { return r.ID == id }) {
 					mr.Reviewers = append(mr.Reviewers, *u)
 				}
 			}
