@@ -309,7 +309,7 @@ func TestGitLabConflictOnCreateUpdates(t *testing.T) {
 			if r.Method == http.MethodPost && !raced {
 				raced = true
 				other := newClient(t, f, f.Token)
-				if _, err := other.create(r.Context(), promotion()); err != nil {
+				if _, err := other.create(r.Context(), promotion(), nil); err != nil {
 					t.Errorf("racing create: %v", err)
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	gl "gitlab.com/gitlab-org/api/client-go/v2"
 
@@ -37,7 +38,11 @@ type MergeRequest struct {
 	// must not lose one run the jobs one at a time (a resource_group).
 	Changes []Change
 	// Labels are added to the merge request; labels people added stay.
-	Labels             []string
+	Labels []string
+	// Reviewers are GitLab usernames asked to review. They join an open
+	// merge request's reviewers; reviewers people added stay. A name
+	// GitLab does not know fails the call before anything is written.
+	Reviewers          []string
 	RemoveSourceBranch bool
 }
 
@@ -83,12 +88,16 @@ func (c *Client) EnsureMergeRequest(ctx context.Context, mr MergeRequest) (*MR, 
 	if err := mr.validChanges(op); err != nil {
 		return nil, err
 	}
+	reviewers, err := c.userIDs(ctx, op+": reviewers", mr.Reviewers)
+	if err != nil {
+		return nil, err
+	}
 	open, err := c.findOpen(ctx, mr)
 	if err != nil {
 		return nil, c.fail(op, mr.Project, err)
 	}
 	if open == nil {
-		created, err := c.create(ctx, mr)
+		created, err := c.create(ctx, mr, reviewers)
 		if err == nil {
 			logging.From(ctx).Debug().Int("iid", created.IID).Str("url", created.WebURL).Msg("gitlab: merge request created")
 			return created, nil
@@ -105,7 +114,7 @@ func (c *Client) EnsureMergeRequest(ctx context.Context, mr MergeRequest) (*MR, 
 			return nil, exit.Infraf("gitlab %s: %s: GitLab reported an open merge request (HTTP 409) but lists none", c.host, op)
 		}
 	}
-	updated, err := c.update(ctx, mr, open)
+	updated, err := c.update(ctx, mr, open, reviewers)
 	if err != nil {
 		return nil, c.fail(op, mr.Project, err)
 	}
@@ -137,7 +146,8 @@ func (c *Client) findOpen(ctx context.Context, mr MergeRequest) (*gl.BasicMergeR
 	return nil, nil
 }
 
-func (c *Client) create(ctx context.Context, mr MergeRequest) (*MR, error) {
+// create opens mr with the reviewers of the given user ids.
+func (c *Client) create(ctx context.Context, mr MergeRequest, reviewers []int64) (*MR, error) {
 	opt := &gl.CreateMergeRequestOptions{
 		Title:              gl.Ptr(mr.Title),
 		SourceBranch:       gl.Ptr(mr.SourceBranch),
@@ -149,6 +159,9 @@ func (c *Client) create(ctx context.Context, mr MergeRequest) (*MR, error) {
 	if len(mr.Labels) > 0 {
 		opt.Labels = (*gl.LabelOptions)(&mr.Labels)
 	}
+	if len(reviewers) > 0 {
+		opt.ReviewerIDs = &reviewers
+	}
 	m, _, err := c.api.MergeRequests.CreateMergeRequest(mr.Project, opt, gl.WithContext(ctx))
 	if err != nil {
 		return nil, err
@@ -159,8 +172,8 @@ func (c *Client) create(ctx context.Context, mr MergeRequest) (*MR, error) {
 }
 
 // update sets mr on open; its description is merged with open's when mr
-// lists changes.
-func (c *Client) update(ctx context.Context, mr MergeRequest, open *gl.BasicMergeRequest) (*MR, error) {
+// lists changes, and the reviewers of the given user ids join open's.
+func (c *Client) update(ctx context.Context, mr MergeRequest, open *gl.BasicMergeRequest, reviewers []int64) (*MR, error) {
 	opt := &gl.UpdateMergeRequestOptions{
 		Title:              gl.Ptr(mr.Title),
 		RemoveSourceBranch: gl.Ptr(mr.RemoveSourceBranch),
@@ -170,6 +183,21 @@ func (c *Client) update(ctx context.Context, mr MergeRequest, open *gl.BasicMerg
 	}
 	if len(mr.Labels) > 0 {
 		opt.AddLabels = (*gl.LabelOptions)(&mr.Labels)
+	}
+	if len(reviewers) > 0 {
+		// reviewer_ids replaces the list: send those there are as well.
+		all := []int64{}
+		for _, u := range open.Reviewers {
+			if u != nil {
+				all = append(all, u.ID)
+			}
+		}
+		for _, id := range reviewers {
+			if !slices.Contains(all, id) {
+				all = append(all, id)
+			}
+		}
+		opt.ReviewerIDs = &all
 	}
 	m, _, err := c.api.MergeRequests.UpdateMergeRequest(mr.Project, open.IID, opt, gl.WithContext(ctx))
 	if err != nil {
