@@ -13,8 +13,10 @@ import (
 	"github.com/stepper-cd/stepper/internal/ci"
 	"github.com/stepper-cd/stepper/internal/config"
 	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/gate"
 	"github.com/stepper-cd/stepper/internal/gitlab"
 	"github.com/stepper-cd/stepper/internal/helm"
+	"github.com/stepper-cd/stepper/internal/jenkins"
 	"github.com/stepper-cd/stepper/internal/land"
 	"github.com/stepper-cd/stepper/internal/registry"
 	"github.com/stepper-cd/stepper/internal/secret"
@@ -41,6 +43,10 @@ type Clients struct {
 	gitlabOnce sync.Once
 	gitlab     *gitlab.Client
 	gitlabErr  error
+
+	jenkinsOnce sync.Once
+	jenkins     *jenkins.Client
+	jenkinsErr  error
 }
 
 func newClients(ctx context.Context, rt *Runtime, cfg *config.Config) *Clients {
@@ -97,6 +103,118 @@ func (c *Clients) GitLab() (*gitlab.Client, error) {
 	return c.gitlab, c.gitlabErr
 }
 
+// Jenkins connects to jenkins.url as jenkins.user with jenkins.token.
+func (c *Clients) Jenkins() (*jenkins.Client, error) {
+	c.jenkinsOnce.Do(func() {
+		if err := c.cfg.Require("jenkins.url", "jenkins.token"); err != nil {
+			c.jenkinsErr = err
+			return
+		}
+		user, err := c.cfg.Jenkins.User.Resolve(c.ctx, c.rt.Secrets)
+		if err != nil {
+			c.jenkinsErr = err
+			return
+		}
+		token, err := c.cfg.Jenkins.Token.Resolve(c.ctx, c.rt.Secrets)
+		if err != nil {
+			c.jenkinsErr = err
+			return
+		}
+		c.jenkins, c.jenkinsErr = jenkins.New(jenkins.Options{URL: c.cfg.Jenkins.URL, User: user.Reveal(), Token: token.Reveal()})
+	})
+	return c.jenkins, c.jenkinsErr
+}
+
+// Gates checks promotion gates against the registry and the chart
+// repositories: signatures with the approved keys, evidence with
+// signing.evidenceKeys (the approved keys when none are set).
+func (c *Clients) Gates() (*gate.Checker, error) {
+	verifier, err := c.Verifier()
+	if err != nil {
+		return nil, err
+	}
+	if verifier == nil {
+		return nil, c.cfg.Require("signing.publicKeys")
+	}
+	client, err := c.Registry()
+	if err != nil {
+		return nil, err
+	}
+	evidence := verifier.Options
+	if len(c.cfg.Signing.EvidenceKeys) > 0 {
+		if evidence.Keys, err = loadPublicKeys("signing.evidenceKeys", c.cfg.Signing.EvidenceKeys); err != nil {
+			return nil, err
+		}
+	}
+	return &gate.Checker{Signatures: verifier, Attestations: evidenceKeys{evidence}, Registry: client, Charts: c.Helm()}, nil
+}
+
+// evidenceKeys lists attestations that verify with the evidence keys.
+type evidenceKeys struct{ opts signing.VerifyOptions }
+
+func (k evidenceKeys) Attestations(ctx context.Context, img name.Digest, predicateType string) ([]signing.VerifiedStatement, error) {
+	return signing.VerifyAttestations(ctx, img, predicateType, k.opts)
+}
+
+// Identity tells who runs this job, from a system the job cannot talk into
+// another answer: inside a Jenkins build, the user in the build's causes
+// (Jenkins' API); in GitLab CI, the user GitLab reports for the job's
+// CI_JOB_TOKEN; elsewhere, the owner of gitlab.token. GITLAB_USER_LOGIN,
+// BUILD_USER_ID and build parameters are never read for it.
+func (c *Clients) Identity() *Identity { return &Identity{clients: c} }
+
+// Identity implements promote.Identity.
+type Identity struct{ clients *Clients }
+
+// Who returns the user and how it was learnt.
+func (id *Identity) Who(ctx context.Context) (string, string, error) {
+	env := environMap(id.clients.rt.Environ)
+	switch {
+	case id.clients.rt.CI.System == ci.Jenkins && env["BUILD_URL"] != "":
+		j, err := id.clients.Jenkins()
+		if err != nil {
+			return "", "", err
+		}
+		user, err := j.StartedBy(ctx, env["BUILD_URL"])
+		return user, "Jenkins build causes", err
+	case id.clients.rt.CI.System == ci.GitLab && env["CI_JOB_TOKEN"] != "":
+		g, err := id.clients.GitLab()
+		if err != nil {
+			return "", "", err
+		}
+		user, err := g.JobUser(ctx, env["CI_JOB_TOKEN"])
+		return user, "GitLab job token", err
+	}
+	if id.clients.cfg.GitLab.URL == "" {
+		return "", "", exit.Usagef("outside GitLab CI and Jenkins, stepper asks GitLab whose gitlab.token it holds: set gitlab.url and gitlab.token")
+	}
+	g, err := id.clients.GitLab()
+	if err != nil {
+		return "", "", err
+	}
+	user, err := g.CurrentUser(ctx)
+	return user, "owner of gitlab.token", err
+}
+
+// InGroup asks GitLab, inherited members included.
+func (id *Identity) InGroup(ctx context.Context, group, user string) (bool, error) {
+	g, err := id.clients.GitLab()
+	if err != nil {
+		return false, err
+	}
+	return g.InGroup(ctx, group, user)
+}
+
+func environMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
 // Helm is the Helm SDK adapter with the run's chart cache.
 func (c *Clients) Helm() *helm.Client {
 	return helm.New(helm.Options{CacheDir: cacheDir(c.rt.Environ, "charts"), PlainHTTP: c.cfg.Registry.Insecure})
@@ -122,11 +240,21 @@ func (k *ApprovedKeys) Verify(ctx context.Context, img name.Digest) (*signing.Ve
 // bundle): the other format's lookups would double the requests, and
 // signing uses the configured format anyway.
 func approvedKeys(ctx context.Context, cfg *config.Config, client *registry.Client) (*ApprovedKeys, error) {
+	keys, err := loadPublicKeys("signing.publicKeys", cfg.Signing.PublicKeys)
+	if err != nil {
+		return nil, err
+	}
+	return &ApprovedKeys{Options: signing.VerifyOptions{Keys: keys, Revoked: cfg.Signing.RevokedKeys,
+		RemoteOptions: client.RemoteOptions(ctx), Formats: []signing.Format{signingFormat(cfg)}}}, nil
+}
+
+// loadPublicKeys reads the PEM files of configured keys.
+func loadPublicKeys(field string, list []config.PublicKey) ([]signing.PublicKey, error) {
 	var keys []signing.PublicKey
-	for _, k := range cfg.Signing.PublicKeys {
+	for _, k := range list {
 		pem, err := os.ReadFile(k.Path.Expand())
 		if err != nil {
-			return nil, exit.Usagef("signing.publicKeys[%s]: %v", k.ID, err)
+			return nil, exit.Usagef("%s[%s]: %v", field, k.ID, err)
 		}
 		pk, err := signing.LoadPublicKey(k.ID, pem)
 		if err != nil {
@@ -134,8 +262,7 @@ func approvedKeys(ctx context.Context, cfg *config.Config, client *registry.Clie
 		}
 		keys = append(keys, pk)
 	}
-	return &ApprovedKeys{Options: signing.VerifyOptions{Keys: keys, Revoked: cfg.Signing.RevokedKeys,
-		RemoteOptions: client.RemoteOptions(ctx), Formats: []signing.Format{signingFormat(cfg)}}}, nil
+	return keys, nil
 }
 
 // cacheDir is a directory under the run's user cache for downloads worth
@@ -267,12 +394,7 @@ func (k maskingKeychain) Resolve(target authn.Resource) (authn.Authenticator, er
 // a registry client or a builder may read: REGISTRY_AUTH_FILE, the configured
 // one, $DOCKER_CONFIG/config.json and ~/.docker/config.json.
 func registerDockerConfigSecrets(set *secret.Set, configured string, environ []string) {
-	env := map[string]string{}
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
+	env := environMap(environ)
 	paths := []string{env["REGISTRY_AUTH_FILE"], configured}
 	if d := env["DOCKER_CONFIG"]; d != "" {
 		paths = append(paths, filepath.Join(d, "config.json"))

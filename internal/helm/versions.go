@@ -162,3 +162,21 @@ func sortVersions(versions []string) {
 		return vb.Compare(va)
 	})
 }
+
+// Available checks that version of chart name can still be installed from
+// repo: nil when the repository lists it, an error of class Failed when it
+// does not (or no longer has the chart), another error when the repository
+// cannot be read.
+func (c *Client) Available(ctx context.Context, repo, name, version string) error {
+	versions, err := c.Versions(ctx, repo, name)
+	if err != nil {
+		if exit.ClassOf(err) == exit.Usage {
+			return exit.Mark(exit.Failed, err)
+		}
+		return err
+	}
+	if !slices.Contains(versions, version) && !slices.Contains(versions, strings.TrimPrefix(version, "v")) {
+		return exit.Failedf("chart %s %s is not in %s (it has %d versions)", name, version, repo, len(versions))
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package land
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/stepper-cd/stepper/internal/desiredstate"
@@ -18,6 +19,7 @@ const (
 	ViaCommit       = "commit"
 	ViaMergeRequest = "merge-request"
 	ViaJenkins      = "jenkins"
+	ViaTag          = "tag"
 )
 
 // Route is how a change reaches the environment.
@@ -48,12 +50,16 @@ type Change struct {
 	// Check, when set, is asked about the document as written to disk
 	// and read back: the edit must read back as intended.
 	Check func(doc desiredstate.Document) error
-	// Guard, when set, is asked before every edit about the app's release
-	// history on the head the edit applies to (newest first); an error
-	// stops the landing with nothing written.
+	// Guard, when set, is asked before every edit about the release
+	// history of the change's apps on the head the edit applies to (newest
+	// first); an error stops the landing with nothing written.
 	Guard func(history []release.Entry) error
 	// Trailers and Subject make the commit message; Body is extra text.
 	Trailers release.Trailers
+	// More are further releases the same change lands (a promotion of a
+	// whole environment): their apps must exist too, the guard sees their
+	// history, and the commit carries every release's trailers.
+	More []release.Trailers
 	Subject  string
 	Body     string
 	// Branch names the branch made for this change on the merge-request
@@ -63,7 +69,23 @@ type Change struct {
 	// request's description is written from its pending changes instead.
 	Title, Description string
 	Labels             []string
-	DryRun             bool
+	// Reviewers are GitLab usernames assigned to review the merge request.
+	Reviewers []string
+	DryRun    bool
+}
+
+// apps is every app the change lands.
+func (ch Change) apps() []string {
+	out := []string{ch.App}
+	for _, t := range ch.More {
+		out = append(out, t.App)
+	}
+	return out
+}
+
+// releases is every release the change lands.
+func (ch Change) releases() []release.Trailers {
+	return append([]release.Trailers{ch.Trailers}, ch.More...)
 }
 
 // Lander lands changes.
@@ -83,6 +105,10 @@ type Landed struct {
 	Attempts int
 	// Pending are the release commits a shared merge request proposes.
 	Pending []release.Entry
+	// MergeRequestIID and Project identify the merge request, when one
+	// was made sure of.
+	MergeRequestIID int
+	Project         string
 }
 
 // Land applies the change to the environment's desired state and lands it
@@ -109,8 +135,10 @@ func (l *Lander) Land(ctx context.Context, s Spec, r Route, ch Change) (*Landed,
 		return l.sharedBranch(ctx, s, r, target, ch)
 	case ViaJenkins:
 		return nil, exit.Usagef("environment %s takes releases through the Jenkins job %q, not a desired-state edit: use stepper promote", s.Env, r.Job)
+	case ViaTag:
+		return nil, exit.Usagef("environment %s takes releases by a tag on the verified digest, which its image automation follows, not a desired-state edit: use stepper promote", s.Env)
 	}
-	return nil, exit.Usagef("environment %s: unknown land.via %q (commit, merge-request or jenkins)", s.Env, r.Via)
+	return nil, exit.Usagef("environment %s: unknown land.via %q (commit, merge-request, jenkins or tag)", s.Env, r.Via)
 }
 
 // commit pushes to the desired-state branch.
@@ -180,18 +208,22 @@ func (l *Lander) ownBranch(ctx context.Context, s Spec, r Route, target string, 
 		logging.From(ctx).Info().Str(logging.Env, s.Env).Str(logging.App, ch.App).Msgf("%s already holds this change; no merge request", target)
 		return out, nil
 	}
-	desc := describe(s, []release.Entry{{Trailers: ch.Trailers}}, out.Diff)
+	var entries []release.Entry
+	for _, t := range ch.releases() {
+		entries = append(entries, release.Entry{Trailers: t})
+	}
+	desc := describe(s, entries, out.Diff)
 	if ch.Description != "" {
 		desc = ch.Description + diffBlock(out.Diff)
 	}
 	mr, err := l.MRs.EnsureMergeRequest(ctx, gitlab.MergeRequest{
 		Project: r.Project, SourceBranch: ch.Branch, TargetBranch: target,
-		Title: ch.Title, Description: desc, KeepDescription: out.NoOp, Labels: ch.Labels,
+		Title: ch.Title, Description: desc, KeepDescription: out.NoOp, Labels: ch.Labels, Reviewers: ch.Reviewers,
 	})
 	if err != nil {
 		return out, err
 	}
-	out.MergeRequest = mr.WebURL
+	out.MergeRequest, out.MergeRequestIID, out.Project = mr.WebURL, mr.IID, r.Project
 	logging.From(ctx).Info().Str(logging.Env, s.Env).Str("mergeRequest", mr.WebURL).Bool("created", mr.Created).Msg("merge request ready")
 	return out, nil
 }
@@ -216,9 +248,11 @@ func (l *Lander) sharedBranch(ctx context.Context, s Spec, r Route, target strin
 	var entries []release.Entry
 	others := 0
 	for _, c := range pending {
-		if t, ok := release.ReadTrailers(c); ok {
+		ts := release.ReadReleases(c)
+		for _, t := range ts {
 			entries = append(entries, release.Entry{Commit: c, Trailers: t})
-		} else {
+		}
+		if len(ts) == 0 {
 			others++
 		}
 	}
@@ -234,12 +268,12 @@ func (l *Lander) sharedBranch(ctx context.Context, s Spec, r Route, target strin
 	title := fmt.Sprintf("%s: %d pending change(s) from %s", s.Env, len(pending), r.SourceBranch)
 	mr, err := l.MRs.EnsureMergeRequest(ctx, gitlab.MergeRequest{
 		Project: r.Project, SourceBranch: r.SourceBranch, TargetBranch: target,
-		Title: title, Description: desc, Labels: ch.Labels,
+		Title: title, Description: desc, Labels: ch.Labels, Reviewers: ch.Reviewers,
 	})
 	if err != nil {
 		return out, err
 	}
-	out.MergeRequest = mr.WebURL
+	out.MergeRequest, out.MergeRequestIID, out.Project = mr.WebURL, mr.IID, r.Project
 	logging.From(ctx).Info().Str(logging.Env, s.Env).Str("mergeRequest", mr.WebURL).Int("pending", len(pending)).Bool("created", mr.Created).Msg("merge request ready")
 	return out, nil
 }
@@ -251,15 +285,24 @@ func (l *Lander) edit(ctx context.Context, repo *gitrepo.Repo, s Spec, ch Change
 		if err != nil {
 			return false, err
 		}
-		if _, err := doc.App(ch.App); err != nil {
-			return false, exit.Mark(exit.Usage, fmt.Errorf("desired state of %s: %w", s.Env, err))
+		apps := ch.apps()
+		for _, app := range apps {
+			if _, err := doc.App(app); err != nil {
+				return false, exit.Mark(exit.Usage, fmt.Errorf("desired state of %s: %w", s.Env, err))
+			}
 		}
 		if ch.Guard != nil {
 			commits, err := repo.Log(ctx, "", cmpOr(l.HistoryDepth, 64))
 			if err != nil {
 				return false, err
 			}
-			if err := ch.Guard(release.History(commits, s.Env, ch.App)); err != nil {
+			var history []release.Entry
+			for _, e := range release.History(commits, s.Env, "") {
+				if slices.Contains(apps, e.App) {
+					history = append(history, e)
+				}
+			}
+			if err := ch.Guard(history); err != nil {
 				return false, err
 			}
 		}
@@ -286,7 +329,7 @@ func (l *Lander) edit(ctx context.Context, repo *gitrepo.Repo, s Spec, ch Change
 }
 
 func message(ch Change) gitrepo.Message {
-	return gitrepo.Message{Subject: ch.Subject, Body: ch.Body, Trailers: ch.Trailers.List()}
+	return gitrepo.Message{Subject: ch.Subject, Body: ch.Body, Trailers: release.ListAll(ch.releases())}
 }
 
 // describe is a merge request's description: every release it proposes.

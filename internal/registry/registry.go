@@ -312,3 +312,19 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// Exists checks that img is still in the registry: nil when it is, an
+// error of class Failed when the registry says it is not (a digest that was
+// garbage-collected or deleted), another error when the registry cannot
+// say.
+func (c *Client) Exists(ctx context.Context, img name.Digest) error {
+	_, err := remote.Head(img, c.RemoteOptions(ctx)...)
+	if err == nil {
+		return nil
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+		return exit.Failedf("%s is not in the registry (HTTP 404)", img)
+	}
+	return classify("look up "+img.String(), img.Context(), err)
+}

@@ -38,6 +38,8 @@ const (
 	OutFrom             = "from"
 	OutRolledBackFrom   = "rolled-back-from"
 	OutReason           = "reason"
+	OutJenkinsBuild     = "jenkins-build"
+	OutPromotedBy       = "promoted-by"
 )
 
 // Built is what build-sign-push made: the image pinned by digest (Image.Tag
