@@ -70,6 +70,9 @@ func (c *DeployCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, cl
 			return err
 		} else if v != nil {
 			step.Verifier = v
+			if step.Evidence, err = clients.Gates(); err != nil {
+				return err
+			}
 		}
 		if c.Wait {
 			if step.Waiter, err = kube.WaiterFromKubeconfig(c.Kubeconfig, c.KubeContext, kube.WaiterOptions{}); err != nil {

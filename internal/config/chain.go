@@ -82,3 +82,23 @@ func (c *Config) chainText() string {
 	}
 	return label + " is " + strings.Join(names, " → ")
 }
+
+// Before returns the environments a release must have passed to enter
+// name, on any defined chain: the one before name in each chain that holds
+// it (exttest is entered from inttest on eHealth's internal chain and from
+// devenvcgi on its vendor chain). None for a first environment.
+func (c *Config) Before(name string) []string {
+	var out []string
+	for _, chain := range sortedKeys(c.Chains) {
+		list := c.Chains[chain]
+		if i := slices.Index(list, name); i > 0 && !slices.Contains(out, list[i-1]) {
+			out = append(out, list[i-1])
+		}
+	}
+	if len(c.Chains) == 0 {
+		if prev, ok := c.Previous(name); ok {
+			out = append(out, prev.Name)
+		}
+	}
+	return out
+}

@@ -46,6 +46,7 @@ func (s *Step) apply(ctx context.Context, job Job) (*Outcome, error) {
 	defer checkout.Close()
 	a := &applier{
 		helm: s.Helm, waiter: s.Waiter, verifier: s.Verifier, cluster: helm.Cluster{Kubeconfig: job.Kubeconfig, Context: job.KubeContext},
+		gates: evidenceGate(ctx, s.Evidence, job),
 		checkout: checkout.FS(), dir: dir, keyring: chartKeyring(job),
 		owner: job.Owner, ownerURL: job.OwnerURL, timeout: job.Timeout, rollbackOnFailure: job.RollbackOnFailure, includeProtected: job.IncludeProtected,
 	}
@@ -83,6 +84,7 @@ type applier struct {
 	cluster  helm.Cluster
 	waiter   helm.Waiter
 	verifier Verifier
+	gates    *applyGate
 	// keyring checks Helm provenance files (charts.keyring); "" when none.
 	keyring string
 	// checkout is the desired state's checkout, and dir the directory in

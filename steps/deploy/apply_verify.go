@@ -77,6 +77,9 @@ func (a *applier) prepare(ctx context.Context, app desiredstate.App) (helm.Upgra
 	if err := a.verifyImage(ctx, app); err != nil {
 		return helm.UpgradeOptions{}, err
 	}
+	if err := a.gates.check(ctx, app); err != nil {
+		return helm.UpgradeOptions{}, err
+	}
 	ref := helm.ChartRef{Repo: app.Chart.RepoURL, Name: app.Chart.Name, Version: app.ChartVersion, Verify: a.chartVerification(app)}
 	if ref.Repo == "" && isPath(app.Chart.String()) {
 		p, err := a.inCheckout("chart path", app.Chart.String())

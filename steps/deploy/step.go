@@ -23,6 +23,9 @@ type Step struct {
 	Helm   Releases
 	Reader StateReader
 	Waiter helm.Waiter
+	// Evidence checks, in the apply job, that every app's digest brings
+	// the evidence its environment's gates ask for; nil checks none.
+	Evidence Gates
 }
 
 // Job is one run: the options, the configuration they apply to, and who
