@@ -18,6 +18,8 @@ import (
 	"github.com/stepper-cd/stepper/internal/helm"
 	"github.com/stepper-cd/stepper/internal/logging"
 	"github.com/stepper-cd/stepper/internal/policy"
+	"github.com/stepper-cd/stepper/internal/release"
+	"github.com/stepper-cd/stepper/internal/report"
 	"github.com/stepper-cd/stepper/internal/runtimecheck"
 	"github.com/stepper-cd/stepper/internal/signing"
 )
@@ -45,15 +47,25 @@ type Runtime interface {
 	Check(ctx context.Context, o runtimecheck.Options) (*runtimecheck.Result, error)
 }
 
+// Attester signs an in-toto statement about an image and attaches it:
+// internal/signing with signing.key.
+type Attester interface {
+	Attest(ctx context.Context, img name.Digest, st signing.Statement) (string, error)
+}
+
 // Step is validate with the systems it reads. Verifier, Charts and Runtime
-// may be nil when nothing needs them.
+// may be nil when nothing needs them; Attester when no verdict is attached
+// (--attest).
 type Step struct {
 	Images   Images
 	Verifier Verifier
 	Charts   Charts
 	Runtime  Runtime
+	Attester Attester
 	Policy   *policy.Policy
 	Config   policy.Config
+	// Version is stepper's, recorded in the attached verdicts.
+	Version string
 	// Approved are the approved base images as configured (baseImages).
 	Approved []string
 	// Now is the clock for waiver expiry; nil means time.Now.
@@ -91,6 +103,8 @@ type Job struct {
 	Parallel int
 	// Insecure lets the runtime check pull over plain HTTP.
 	Insecure bool
+	// PipelineURL is the CI pipeline's, recorded in the attached verdicts.
+	PipelineURL string
 }
 
 // Outcome is what a run found.
@@ -98,12 +112,26 @@ type Outcome struct {
 	// Report holds the findings and the rules checked per app; it is set
 	// even when Run fails part way.
 	Report *policy.Report
+	// Validated are the verdicts attached to the apps' images, passing or
+	// not, in the order of Job.Targets; set even when Run fails.
+	Validated []release.Validated
+}
+
+// Encode writes the outcome into a result: the findings as its details,
+// and the attached verdicts.
+func (o *Outcome) Encode(r *report.Result) {
+	r.Details = o.Report
+	for _, v := range o.Validated {
+		v.Encode(r)
+	}
 }
 
 // Run checks every target and returns the findings. Apps are checked side
 // by side. A system that cannot be reached is an error, never a pass: a
 // finding is only ever left out because its rule held. An error-level
-// finding left after waivers fails the run (exit.Failed).
+// finding left after waivers fails the run (exit.Failed). With an
+// Attester, each app's verdict is signed and attached to its image once
+// its checks are done (see attest).
 func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 	parallel := job.Parallel
 	if parallel <= 0 {
@@ -111,23 +139,37 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 	}
 	rep := &policy.Report{Checked: map[string][]string{}}
 	out := &Outcome{Report: rep}
+	policyDigest, err := s.prepareAttest(job)
+	if err != nil {
+		return out, err
+	}
+	validated := make([]*release.Validated, len(job.Targets))
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
-	for _, t := range job.Targets {
+	for i, t := range job.Targets {
 		g.Go(func() error {
-			findings, checked, err := s.check(gctx, t, job.Insecure)
+			res, err := s.check(gctx, t, job.Insecure)
 			if err != nil {
+				return fmt.Errorf("%s: %w", label(t), err)
+			}
+			if validated[i], err = s.attest(gctx, job, t, res, policyDigest); err != nil {
 				return fmt.Errorf("%s: %w", label(t), err)
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			rep.Findings = append(rep.Findings, findings...)
-			rep.Checked[label(t)] = checked
+			rep.Findings = append(rep.Findings, res.findings...)
+			rep.Checked[label(t)] = res.rules
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	for _, v := range validated {
+		if v != nil {
+			out.Validated = append(out.Validated, *v)
+		}
+	}
+	if err != nil {
 		return out, err
 	}
 	slices.SortStableFunc(rep.Findings, func(a, b policy.Finding) int {
@@ -149,8 +191,19 @@ func label(t Target) string {
 	return t.Image
 }
 
+// checked is what checking one target found.
+type checked struct {
+	findings []policy.Finding
+	// rules are the ids of the rules checked.
+	rules []string
+	// digest is what the target's image resolved to; zero without one.
+	digest name.Digest
+	// chartVersion is the version of the chart rendered, if any.
+	chartVersion string
+}
+
 // check gathers the facts of one target and hands them to the policy.
-func (s *Step) check(ctx context.Context, t Target, insecure bool) ([]policy.Finding, []string, error) {
+func (s *Step) check(ctx context.Context, t Target, insecure bool) (*checked, error) {
 	log := logging.From(ctx)
 	start := time.Now()
 	in := policy.Input{Env: t.Env, App: t.App, State: t.State}
@@ -176,12 +229,12 @@ func (s *Step) check(ctx context.Context, t Target, insecure bool) ([]policy.Fin
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if t.RuntimeCheck && in.Image != nil {
 		rr, err := s.runtime(ctx, t, digest, insecure)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		in.Runtime = rr
 	}
@@ -197,7 +250,11 @@ func (s *Step) check(ctx context.Context, t Target, insecure bool) ([]policy.Fin
 	}
 	log.Debug().Str(logging.App, t.App).Str(logging.Env, t.Env).Int("findings", len(findings)).
 		Int64(logging.Duration, time.Since(start).Milliseconds()).Msg("checked")
-	return findings, s.Policy.Checked(in), nil
+	res := &checked{findings: findings, rules: s.Policy.Checked(in), digest: digest}
+	if in.Chart != nil {
+		res.chartVersion = in.Chart.Version
+	}
+	return res, nil
 }
 
 // referenceOnly is what the reference itself says of an image: registry,

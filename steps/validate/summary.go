@@ -10,8 +10,18 @@ import (
 // Summary counts a report's findings for the one-line outcome: "2 errors,
 // 1 warning, 1 waived in 3 apps".
 func Summary(r *policy.Report) string {
-	var errs, warns, waived int
-	for _, f := range r.Findings {
+	errs, warns, waived := count(r.Findings)
+	parts := []string{plural(errs, "error"), plural(warns, "warning")}
+	if waived > 0 {
+		parts = append(parts, fmt.Sprintf("%d waived", waived))
+	}
+	return fmt.Sprintf("%s in %s", strings.Join(parts, ", "), plural(len(r.Checked), "app"))
+}
+
+// count sorts findings as validate's verdict does: errors and warnings
+// left after waivers (an expired waiver excuses nothing), and the waived.
+func count(findings []policy.Finding) (errs, warns, waived int) {
+	for _, f := range findings {
 		switch {
 		case f.Waiver != nil && !f.Waiver.Expired:
 			waived++
@@ -21,11 +31,7 @@ func Summary(r *policy.Report) string {
 			warns++
 		}
 	}
-	parts := []string{plural(errs, "error"), plural(warns, "warning")}
-	if waived > 0 {
-		parts = append(parts, fmt.Sprintf("%d waived", waived))
-	}
-	return fmt.Sprintf("%s in %s", strings.Join(parts, ", "), plural(len(r.Checked), "app"))
+	return errs, warns, waived
 }
 
 func plural(n int, word string) string {
