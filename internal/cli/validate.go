@@ -40,6 +40,11 @@ date.
 Findings print as a table (or --output json), and go to --junit and
 --code-quality files for GitLab. Exit 1 when an error-level finding is left.
 
+With --attest, each app's verdict on its image pinned by digest (passed or
+not, error and warning counts, rules checked, the policy file's digest,
+time, pipeline) is signed with signing.key and attached to the digest as an
+in-toto attestation; promote accepts only a passing one.
+
 Examples:
 
     stepper validate --image harbor.example/vendor/api@sha256:4f1c...
@@ -47,11 +52,22 @@ Examples:
     stepper validate --env exttest --app patient-api --code-quality gl-code-quality.json
     stepper validate --env exttest --all --state ./dsf
     stepper validate --image harbor.example/vendor/api@sha256:4f1c... --runtime
+    stepper validate --from-result build.json --app patient-api --attest --result validate.json
 `
 }
 
 // Run runs the step.
 func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, clients *Clients) error {
+	// The key first, so a missing one is said before any work; a dry run
+	// attaches nothing and needs none.
+	var attester validate.Attester
+	if c.Attest && !rt.Globals.DryRun {
+		key, opts, err := clients.Signer()
+		if err != nil {
+			return err
+		}
+		attester = statementAttester{key: key, opts: opts}
+	}
 	targets, err := c.targets(ctx, rt, cfg, clients)
 	if err != nil {
 		return err
@@ -68,6 +84,8 @@ func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, 
 		Images:   images,
 		Charts:   clients.Helm(),
 		Policy:   pol,
+		Attester: attester,
+		Version:  Version,
 		Approved: cfg.BaseImages,
 		Config: policy.Config{
 			ApprovedRegistry: cfg.Registry.Host,
@@ -80,7 +98,7 @@ func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, 
 	} else if v != nil { // a nil *ApprovedKeys must stay a nil interface
 		step.Verifier = v
 	}
-	job := validate.Job{Targets: targets}
+	job := validate.Job{Targets: targets, PipelineURL: rt.CI.PipelineURL}
 	if c.Runtime {
 		engine, err := runtimecheck.Detect(nil, rt.Environ)
 		if err != nil {
@@ -92,8 +110,8 @@ func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, 
 		job.Insecure = cfg.Registry.Insecure || strings.HasPrefix(host, "127.0.0.1:") || strings.HasPrefix(host, "localhost:")
 	}
 	out, runErr := step.Run(ctx, job)
+	out.Encode(rt.Result)
 	rep := out.Report
-	rt.Result.Details = rep
 	rt.JUnit = func(w io.Writer) error { return policy.WriteJUnit(w, rep, pol.Rules()) }
 	rt.Details = func(w io.Writer) error { return policy.WriteTable(w, rep, rt.Terminal) }
 	if c.CodeQuality != "" {
