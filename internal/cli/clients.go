@@ -83,7 +83,20 @@ func (c *Clients) Signer() (*signing.Key, signing.Options, error) {
 	if err != nil {
 		return nil, signing.Options{}, err
 	}
-	return loadSigner(c.ctx, c.rt, c.cfg, client)
+	return loadSigner(c.ctx, c.rt, c.cfg, client, "signing.key", c.cfg.Signing.Key, c.cfg.Signing.Password)
+}
+
+// EvidenceSigner loads the key smoke-test and validate sign evidence
+// with: signing.evidenceKey, else signing.key.
+func (c *Clients) EvidenceSigner() (*signing.Key, signing.Options, error) {
+	if c.cfg.Signing.EvidenceKey == "" {
+		return c.Signer()
+	}
+	client, err := c.Registry()
+	if err != nil {
+		return nil, signing.Options{}, err
+	}
+	return loadSigner(c.ctx, c.rt, c.cfg, client, "signing.evidenceKey", c.cfg.Signing.EvidenceKey, c.cfg.Signing.EvidencePassword)
 }
 
 // GitLab connects to gitlab.url with gitlab.token.
@@ -329,23 +342,24 @@ func registryClient(ctx context.Context, rt *Runtime, cfg *config.Config) (*regi
 	}), nil
 }
 
-// loadSigner loads signing.key: a key file or variable holding an encrypted
-// cosign key with signing.password, or a KMS key used in place.
-func loadSigner(ctx context.Context, rt *Runtime, cfg *config.Config, client *registry.Client) (*signing.Key, signing.Options, error) {
-	if err := cfg.Require("signing.key"); err != nil {
+// loadSigner loads the key at field (signing.key or signing.evidenceKey):
+// a key file or variable holding an encrypted cosign key opened with
+// password, or a KMS key used in place.
+func loadSigner(ctx context.Context, rt *Runtime, cfg *config.Config, client *registry.Client, field string, keyRef, passRef config.SecretRef) (*signing.Key, signing.Options, error) {
+	if err := cfg.Require(field); err != nil {
 		return nil, signing.Options{}, err
 	}
 	var src signing.KeySource
-	if uri, ok := cfg.Signing.Key.KeyReference(); ok {
+	if uri, ok := keyRef.KeyReference(); ok {
 		src.KMS = uri
 	} else {
-		key, err := cfg.Signing.Key.Resolve(ctx, rt.Secrets)
+		key, err := keyRef.Resolve(ctx, rt.Secrets)
 		if err != nil {
 			return nil, signing.Options{}, err
 		}
 		src.PEM = []byte(key.Reveal())
 	}
-	pass, err := cfg.Signing.Password.Resolve(ctx, rt.Secrets)
+	pass, err := passRef.Resolve(ctx, rt.Secrets)
 	if err != nil {
 		return nil, signing.Options{}, err
 	}

@@ -71,7 +71,7 @@ func (c *SmokeTestCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config,
 		step.Workloads = w
 	}
 	if !job.DryRun && !c.NoEvidence {
-		key, opts, err := clients.Signer()
+		key, opts, err := clients.EvidenceSigner()
 		if err != nil {
 			return err
 		}

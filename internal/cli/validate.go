@@ -42,7 +42,7 @@ Findings print as a table (or --output json), and go to --junit and
 
 With --attest, each app's verdict on its image pinned by digest (passed or
 not, error and warning counts, rules checked, the policy file's digest,
-time, pipeline) is signed with signing.key and attached to the digest as an
+time, pipeline) is signed with signing.evidenceKey (else signing.key) and attached to the digest as an
 in-toto attestation; promote accepts only a passing one.
 
 Examples:
@@ -62,7 +62,7 @@ func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, 
 	// attaches nothing and needs none.
 	var attester validate.Attester
 	if c.Attest && !rt.Globals.DryRun {
-		key, opts, err := clients.Signer()
+		key, opts, err := clients.EvidenceSigner()
 		if err != nil {
 			return err
 		}

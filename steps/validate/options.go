@@ -20,7 +20,7 @@ type Options struct {
 	Policy       string   `placeholder:"FILE" type:"existingfile" help:"Policy file (severities, thresholds, CEL rules, waivers); default validate.policy."`
 	Runtime      bool     `help:"Also start the image with podman or docker: the health endpoint answers, the process is not root, SIGTERM ends it within 10 s."`
 	CodeQuality  string   `name:"code-quality" placeholder:"FILE" type:"path" help:"Write the findings as GitLab Code Quality JSON to FILE, for the merge request widget."`
-	Attest       bool     `help:"Sign and attach a validate attestation for each pinned image, with signing.key; promote requires it."`
+	Attest       bool     `help:"Sign and attach a validate attestation for each pinned image, with signing.evidenceKey (else signing.key); promote requires it."`
 }
 
 // Validate checks the combination of inputs.
