@@ -138,10 +138,12 @@ func sampleEHealth(t *testing.T, bin string) {
 // a stag-* tag on the verified digest.
 func sampleShop(t *testing.T, bin string) {
 	s := newSample(t, bin, "blog-service", "hostedshop-ci")
+	gitlab := testenv.StartFakeGitLab(t)
 	repo := s.repo(t, "hostedshop/k8s/flux", "shop/flux", sampleSwaps{{"docker.io", s.host}})
 	secrets := filepath.Join(t.TempDir(), "run", "secrets")
 	s.config(t, "shop-flux.yaml", sampleSwaps{
 		{"git@gitlab.group.team.blue:", s.git.URL + "/"}, // SSH becomes local HTTP; the path is kept
+		{"https://gitlab.group.team.blue", gitlab.URL},
 		{"docker.io", s.host},
 		// Not a network address but the place the CI job mounts its
 		// secrets: /run/secrets is the machine's, not the test's.
@@ -186,6 +188,7 @@ func sampleShop(t *testing.T, bin string) {
 	if after2, _ := repo.Rev("master"); after2 != after {
 		t.Error("the refused deploy into production landed")
 	}
+	promoteShop(t, s, repo, gitlab, built, base)
 }
 
 // sampleGov: dev takes a merge request into main from a branch of its own;
