@@ -11,7 +11,6 @@ package gate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -361,7 +360,7 @@ func (c *Checker) resolvable(ctx context.Context, rel Release, verify bool) (str
 	}
 	if rel.ChartRepo != "" && rel.ChartVersion != "" {
 		if err := c.Charts.Available(ctx, rel.ChartRepo, rel.Chart, rel.ChartVersion); err != nil {
-			if exit.ClassOf(err) != exit.Failed && !errors.Is(err, context.Canceled) {
+			if exit.ClassOf(err) != exit.Failed {
 				return "", err
 			}
 			return "chart " + rel.Chart + " " + rel.ChartVersion + " is not available: " + err.Error(), nil
