@@ -567,3 +567,27 @@ func TestCloneKeepsWorking(t *testing.T) {
 		t.Errorf("cloned content %q, %v", data, err)
 	}
 }
+
+// Export writes the tree of an earlier commit, not the checkout's.
+func TestExportAnEarlierCommit(t *testing.T) {
+	remote := newRepo(t, map[string]string{"envs/test/api.yaml": "version: v1\n", "README.md": "state\n"})
+	repo := open(t, remote.HTTPURL, t.TempDir(), gitrepo.Options{})
+	first := repo.Head()
+	if _, err := repo.Update(t.Context(), gitrepo.Message{Subject: "v2"}, setFile("envs/test/api.yaml", "version: v2\n")); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := repo.Export(t.Context(), first, dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "envs", "test", "api.yaml"))
+	if err != nil || string(got) != "version: v1\n" {
+		t.Errorf("exported envs/test/api.yaml = %q, %v; want v1", got, err)
+	}
+	if err := repo.Export(t.Context(), "--output=/tmp/x", t.TempDir()); err == nil {
+		t.Error("an option passed as a revision was accepted")
+	}
+	if err := repo.Export(t.Context(), "0000000000000000000000000000000000000000", t.TempDir()); err == nil {
+		t.Error("an unknown commit exported")
+	}
+}
