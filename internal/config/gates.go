@@ -79,3 +79,13 @@ func gateNames(g []Gate) []string {
 	}
 	return s
 }
+
+// MigrationsOf returns app's migration settings; zero when none are set.
+func (m Migrations) MigrationsOf(app string) AppMigrations {
+	for _, a := range m.Apps {
+		if a.Name == app {
+			return a
+		}
+	}
+	return AppMigrations{Name: app}
+}

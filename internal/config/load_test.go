@@ -192,9 +192,9 @@ func TestRequire(t *testing.T) {
 	if err := c.Require("registry.host", "signing.key", "environments.staging.desiredState.repo", "chains.release"); err != nil {
 		t.Errorf("Require: %v", err)
 	}
-	err := c.Require("gitlab.url", "jenkins.url", "environments[production].land.parameters.TICKET")
+	err := c.Require("validate.policy", "jenkins.url", "environments[production].land.parameters.TICKET")
 	configError(t, err)
-	for _, want := range []string{"gitlab.url: is not set", "jenkins.url: is not set", "environments[production].land.parameters.TICKET: is not set"} {
+	for _, want := range []string{"validate.policy: is not set", "jenkins.url: is not set", "environments[production].land.parameters.TICKET: is not set"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Require = %q, want %q in it", err, want)
 		}

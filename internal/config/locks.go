@@ -23,6 +23,7 @@ import (
 //     or none;
 //   - gates: a vendor may switch fewer off, shorten maxAge, lengthen soaks;
 //   - signing.evidenceKeys: only the platform's;
+//   - migrations.valuesKeys: a vendor may add keys, never drop one;
 //   - registry.host: only the platform's;
 //   - signing.publicKeys: a vendor may approve fewer of the platform's keys,
 //     never another; signing.revokedKeys: a vendor may revoke more;
@@ -137,6 +138,9 @@ func (l *loader) checkLocks(ctx context.Context, profile string) error {
 	}
 	if !keysSubset(c.Signing.EvidenceKeys, p.Signing.EvidenceKeys) || (len(p.Signing.EvidenceKeys) > 0 && len(c.Signing.EvidenceKeys) == 0) {
 		refuse(path{}.field("signing").field("evidenceKeys"), "the keys evidence must be signed with are "+owner+"'s", "set them in the platform file")
+	}
+	if !subset(p.Migrations.ValuesKeys, c.Migrations.ValuesKeys) {
+		refuse(path{}.field("migrations").field("valuesKeys"), "the values keys that mark a migration are "+owner+"'s ("+joinNames(p.Migrations.ValuesKeys)+")", "add keys, never remove one")
 	}
 	if !subset(p.Signing.RevokedKeys, c.Signing.RevokedKeys) {
 		refuse(path{}.field("signing").field("revokedKeys"), "the platform's revoked keys stay revoked", "add keys to the list, never remove one")

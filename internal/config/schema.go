@@ -36,6 +36,9 @@ type Config struct {
 	Values  Values  `yaml:"values"`
 	GitLab  GitLab  `yaml:"gitlab"`
 	Jenkins Jenkins `yaml:"jenkins"`
+	// Migrations says how a rollback tells that releases ran database
+	// migrations, and how to undo them.
+	Migrations Migrations `yaml:"migrations"`
 	// Environments are every environment any chain may name, in the order
 	// they were first defined (profile first).
 	Environments []*Environment `yaml:"environments" key:"name"`
@@ -187,6 +190,33 @@ type Jenkins struct {
 	URL   string    `yaml:"url" check:"httpurl"`
 	User  SecretRef `yaml:"user" check:"userref"`
 	Token SecretRef `yaml:"token" check:"secretref"`
+}
+
+// Migrations are how stepper tells that a release ran database migrations
+// and how to undo them, so that a rollback never leaves the database ahead
+// of the code it restores (seed 003's named failure). A Job or hook of a
+// chart annotated stepper.dev/migration: "true" always counts.
+type Migrations struct {
+	// ValuesKeys are Helm values keys that, true in a release, mean it
+	// runs migrations, like migrations.enabled.
+	ValuesKeys []string `yaml:"valuesKeys"`
+	// Apps are settings per app.
+	Apps []AppMigrations `yaml:"apps"`
+}
+
+// AppMigrations are one app's migration settings.
+type AppMigrations struct {
+	Name string `yaml:"name" check:"name"`
+	// Runs says every release of the app may run migrations.
+	Runs bool `yaml:"runs"`
+	// DownJob names the Job of the app's chart, rendered as the release
+	// being rolled back has it, that undoes its migrations; empty means the
+	// Job the chart annotates stepper.dev/migration: "down".
+	DownJob string `yaml:"downJob" check:"name"`
+	// DownCommand is run instead of a Job: argv, in the job's working
+	// directory, with STEPPER_APP, STEPPER_ENV, STEPPER_FROM_IMAGE and
+	// STEPPER_TO_IMAGE set.
+	DownCommand []string `yaml:"downCommand"`
 }
 
 // Environment is one stage of the chain: where its desired state lives and

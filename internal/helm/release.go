@@ -123,6 +123,12 @@ type ReleaseResult struct {
 	// Diff is, for plans, a unified diff from the deployed manifest to the
 	// planned one, with Secret data replaced by digests.
 	Diff string
+	// Hooks are the revision's hook manifests, "---"-separated; like
+	// Manifest, never to be printed as they are.
+	Hooks string
+	// Values are the values the revision was installed with (the user's,
+	// not the chart's defaults); they may hold secrets.
+	Values map[string]any
 }
 
 // session is one release operation's Helm configuration and the waits it
@@ -403,7 +409,15 @@ func result(r *release.Release, act string) *ReleaseResult {
 		ApplyMethod: applyMethodName(r.ApplyMethod),
 		Owner:       r.Labels[LabelOwner],
 		Manifest:    r.Manifest,
+		Values:      r.Config,
 	}
+	var hooks []string
+	for _, h := range r.Hooks {
+		if h != nil {
+			hooks = append(hooks, h.Manifest)
+		}
+	}
+	res.Hooks = strings.Join(hooks, "\n---\n")
 	if r.Info != nil {
 		res.Status = r.Info.Status.String()
 		res.Description = r.Info.Description
