@@ -12,7 +12,6 @@ import (
 	"github.com/stepper-cd/stepper/internal/desiredstate"
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/gitlab"
-	"github.com/stepper-cd/stepper/internal/jenkins"
 	"github.com/stepper-cd/stepper/internal/land"
 	"github.com/stepper-cd/stepper/internal/logging"
 	"github.com/stepper-cd/stepper/internal/release"
@@ -253,39 +252,17 @@ func (s *Step) viaJenkins(ctx context.Context, job Job, out *Outcome) error {
 	} else {
 		params[ParamApp], params[ParamDigest] = out.Releases[0].App, out.Releases[0].Image.Digest
 	}
-	log := logging.From(ctx).Info().Str("job", to.Land.Job)
 	if job.DryRun {
-		log.Msg("dry run: the promotion job is not triggered")
+		logging.From(ctx).Info().Str("job", to.Land.Job).Msg("dry run: the promotion job is not triggered")
 		return nil
 	}
-	queue, err := s.Jenkins.Trigger(ctx, to.Land.Job, params)
-	if err != nil {
-		return err
-	}
-	log.Str("queue", queue).Msg("promotion job queued")
-	build, err := s.Jenkins.WaitStart(ctx, queue)
-	if err != nil {
-		return err
-	}
-	logging.From(ctx).Info().Str("build", build.URL).Msg("promotion job started; its console follows")
-	console := s.Console
-	if console == nil {
-		console = discard{}
-	}
-	build, err = s.Jenkins.Follow(ctx, build.URL, console)
+	build, err := land.RunJob(ctx, s.Jenkins, to.Land.Job, params, s.Console)
 	if build != nil {
 		out.Build = build
 		out.Landing.Branch = to.DesiredState.Branch
 	}
-	if err != nil {
-		return err
-	}
-	return jenkins.ResultError(to.Land.Job, build)
+	return err
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // wait follows the merge request until it is merged or closed.
 func (s *Step) wait(ctx context.Context, job Job, landed *land.Landed, out *Outcome) error {

@@ -44,11 +44,10 @@ type Registry interface {
 	Tag(ctx context.Context, ref name.Digest, tags []string, allowRetag bool) error
 }
 
-// Jenkins runs the target's promotion job: internal/jenkins.
+// Jenkins runs the target's promotion job and describes builds:
+// internal/jenkins.
 type Jenkins interface {
-	Trigger(ctx context.Context, job string, params map[string]string) (string, error)
-	WaitStart(ctx context.Context, queueURL string) (*jenkins.Build, error)
-	Follow(ctx context.Context, buildURL string, w io.Writer) (*jenkins.Build, error)
+	land.Jobs
 	SetDescription(ctx context.Context, buildURL, text string) error
 }
 
