@@ -141,9 +141,7 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 	if job.Hotfix && to.Gates.HotfixSoak == "" {
 		return out, exit.Usagef("promote --hotfix into %s: the platform allows no shorter soak there (environments[%s].gates.hotfixSoak is not set); promote without --hotfix", to.Name, to.Name)
 	}
-	for _, g := range to.Gates.Off {
-		out.GatesOff = append(out.GatesOff, g)
-	}
+	out.GatesOff = append(out.GatesOff, to.Gates.Off...)
 	var err error
 	if out.Actor, out.ActorFrom, err = s.authorize(ctx, job); err != nil {
 		return out, err
