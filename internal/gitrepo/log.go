@@ -21,7 +21,7 @@ type Commit struct {
 	// TrailerList is every trailer in the order written, repeated keys
 	// included.
 	TrailerList []Trailer
-	Time     time.Time // committer time
+	Time        time.Time // committer time
 }
 
 // Log returns up to n of the newest commits of the checkout that touch path

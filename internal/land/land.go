@@ -59,9 +59,9 @@ type Change struct {
 	// More are further releases the same change lands (a promotion of a
 	// whole environment): their apps must exist too, the guard sees their
 	// history, and the commit carries every release's trailers.
-	More []release.Trailers
-	Subject  string
-	Body     string
+	More    []release.Trailers
+	Subject string
+	Body    string
 	// Branch names the branch made for this change on the merge-request
 	// route.
 	Branch string

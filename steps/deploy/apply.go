@@ -46,7 +46,7 @@ func (s *Step) apply(ctx context.Context, job Job) (*Outcome, error) {
 	defer checkout.Close()
 	a := &applier{
 		helm: s.Helm, waiter: s.Waiter, verifier: s.Verifier, cluster: helm.Cluster{Kubeconfig: job.Kubeconfig, Context: job.KubeContext},
-		gates: evidenceGate(ctx, s.Evidence, job),
+		gates:    evidenceGate(ctx, s.Evidence, job),
 		checkout: checkout.FS(), dir: dir, keyring: chartKeyring(job),
 		owner: job.Owner, ownerURL: job.OwnerURL, timeout: job.Timeout, rollbackOnFailure: job.RollbackOnFailure, includeProtected: job.IncludeProtected,
 	}
