@@ -32,6 +32,9 @@
 //     dotted keys, and setting or removing one by path; Go template
 //     actions masked out of .gotmpl files.
 //   - flux.go: where a HelmRelease keeps name, chart, version and values.
+//   - hold.go: holding an app's image against Flux image automation, by
+//     renaming the $imagepolicy setter comments on its image lines into a
+//     form automation does not read, and back.
 //   - helmfile.go: one environment of a helmfile layout: releases, the
 //     environment's values and versions file, and which recognised
 //     template references lead from a release into the versions file.

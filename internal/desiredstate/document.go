@@ -36,9 +36,10 @@ type Document interface {
 	// An empty tag or digest blanks a tag or digest the file already has,
 	// so a stale digest never outlives the tag it belonged to. Where Flux
 	// image automation owns the tag (an $imagepolicy setter comment on its
-	// line), a digest is written only when the digest has its own
-	// "...:digest" setter; otherwise it is left out and a digest already
-	// there is blanked, since automation would move the tag past it.
+	// line, live or held: see HoldImage), a digest is written only when the
+	// digest has its own "...:digest" setter; otherwise it is left out and
+	// a digest already there is blanked, since automation would move the
+	// tag past it.
 	SetImage(app string, img Image) (bool, error)
 	SetChartVersion(app, version string) (bool, error)
 	// SetValues sets Helm values keys (helm --set paths) of an app.

@@ -155,24 +155,17 @@ func (d *nestedDoc) SetImage(app string, img Image) (bool, error) {
 	return d.edit(app, changes)
 }
 
-// imagePolicyRE is a Flux image-automation setter comment.
-var imagePolicyRE = regexp.MustCompile(`#\s*\{\s*"\$imagepolicy"\s*:\s*"([^"]*)"\s*\}`)
-
-// imagePolicyMarker is the policy reference of the setter comment on the
-// line of l's value ("ns:policy:tag"), or "".
+// imagePolicyMarker is the policy named by the setter comment on the line
+// of l's value ("ns:policy:tag"), live or held (hold.go), or "".
 func (d *nestedDoc) imagePolicyMarker(l *loc) string {
-	if l == nil || l.s == nil || l.s.start < 0 {
+	if l == nil || l.s == nil {
 		return ""
 	}
-	src := d.files[l.file]
-	if l.s.end > len(src) {
+	s, err := setterOn(imageLine{file: l.file, src: d.files[l.file], s: l.s})
+	if err != nil {
 		return ""
 	}
-	m := imagePolicyRE.FindSubmatch(src[l.s.end:lineEnd(src, l.s.end)])
-	if m == nil {
-		return ""
-	}
-	return string(m[1])
+	return s.policy
 }
 
 // automatedTag reports whether Flux image automation owns the app's tag
