@@ -148,7 +148,7 @@ func (c *PromoteCmd) history(ctx context.Context, rt *Runtime, cfg *config.Confi
 		return err
 	}
 	rt.Result.App = c.App
-	list, err := (&promote.Step{States: clients.Checkouts()}).History(ctx, env, c.App, c.Depth)
+	list, err := (&promote.Step{States: clients.Checkouts()}).History(ctx, land.SpecOf(cfg, env), c.App, c.Depth)
 	if err != nil {
 		return err
 	}

@@ -192,3 +192,38 @@ func privateDir(dir string) error {
 	}
 	return nil
 }
+
+// Snapshot is an environment's desired state and the newest commits that
+// changed it, read from the cached checkout and held in memory: what a
+// verb that only reads (promote's gates, rollback's plan) needs, without
+// a clone of its own.
+type Snapshot struct {
+	Doc desiredstate.Document
+	// Commits are the newest commits that change the spec's path, newest
+	// first; Head is the checkout's head.
+	Commits []gitrepo.Commit
+	Head    string
+}
+
+// Snapshot reads s's document and up to depth commits of its history from
+// the cached checkout of its repository and branch, and releases the
+// checkout before it returns.
+func (c *Checkouts) Snapshot(ctx context.Context, s Spec, depth int) (*Snapshot, error) {
+	if s.Repo == "" {
+		return nil, exit.Usagef("environment %s has no desiredState.repo: set it", s.Env)
+	}
+	repo, done, err := c.Open(ctx, s.Repo, s.Branch)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	doc, err := s.Load(repo.Dir())
+	if err != nil {
+		return nil, err
+	}
+	commits, err := repo.Log(ctx, s.Path, depth)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Doc: doc, Commits: commits, Head: repo.Head()}, nil
+}

@@ -37,6 +37,7 @@ const (
 	TrailerActor        = "Stepper-Actor"
 	TrailerHotfix       = "Stepper-Hotfix"
 	TrailerEvidence     = "Stepper-Evidence"
+	TrailerReleasesHold = "Stepper-Releases-Hold"
 )
 
 // Trailers is what a desired-state commit says about the release it
@@ -63,6 +64,10 @@ type Trailers struct {
 	Hotfix bool
 	// Evidence names the attestations a promotion was admitted on.
 	Evidence string
+	// ReleasesHold names the rollback whose hold this release lifts on
+	// purpose (promote, or deploy --release-hold): its commit, or "true"
+	// when the hold was not looked up.
+	ReleasesHold string
 }
 
 // List is t as commit trailers, in a fixed order; empty values are left out.
@@ -96,6 +101,7 @@ func (t Trailers) List() []gitrepo.Trailer {
 		add(TrailerHotfix, "true")
 	}
 	add(TrailerEvidence, t.Evidence)
+	add(TrailerReleasesHold, t.ReleasesHold)
 	return out
 }
 
@@ -181,7 +187,7 @@ func ReadTrailers(c gitrepo.Commit) (t Trailers, ok bool) {
 		Action: Action(tr[TrailerAction]), App: tr[TrailerApp], Env: tr[TrailerEnv],
 		ChartVersion: tr[TrailerChartVersion], From: tr[TrailerFrom], Reverts: tr[TrailerReverts],
 		Reason: tr[TrailerReason], Pipeline: tr[TrailerPipeline], Actor: tr[TrailerActor],
-		Evidence: tr[TrailerEvidence],
+		Evidence: tr[TrailerEvidence], ReleasesHold: tr[TrailerReleasesHold],
 	}
 	if t.App == "" || t.Env == "" {
 		return Trailers{}, false

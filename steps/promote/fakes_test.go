@@ -107,6 +107,29 @@ func (f *fakeStates) Open(_ context.Context, url, branch string) (*gitrepo.Repo,
 	return r, func() {}, err
 }
 
+// Snapshot is the environment's inline document with the local history
+// repository's commits that change its path.
+func (f *fakeStates) Snapshot(ctx context.Context, s land.Spec, depth int) (*land.Snapshot, error) {
+	if s.Repo == "" {
+		return nil, exit.Usagef("environment %s has no desiredState.repo: set it", s.Env)
+	}
+	f.opens = append(f.opens, s.Repo+"#"+s.Branch)
+	f.reads = append(f.reads, s.Env)
+	src, ok := f.docs[s.Env]
+	if !ok {
+		return nil, fmt.Errorf("no desired state for %s", s.Env)
+	}
+	r, err := f.history()
+	if err != nil {
+		return nil, err
+	}
+	commits, err := r.Log(ctx, s.Path, depth)
+	if err != nil {
+		return nil, err
+	}
+	return &land.Snapshot{Doc: openDoc(f.t, s.Env, src, s.Keys), Commits: commits, Head: r.Head()}, nil
+}
+
 // history is a local git repository of desired-state commits; fatal
 // reports a git failure.
 type history struct {

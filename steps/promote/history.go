@@ -8,8 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/stepper-cd/stepper/internal/config"
-	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/land"
 	"github.com/stepper-cd/stepper/internal/release"
 )
 
@@ -28,24 +27,15 @@ type Promotion struct {
 	Run          string    `json:"run,omitempty"`
 }
 
-// History lists the promotions into env (of app, or every app) among the
-// newest depth commits of its desired state, newest first.
-func (s *Step) History(ctx context.Context, env *config.Environment, app string, depth int) ([]Promotion, error) {
-	ds := env.DesiredState
-	if ds.Repo == "" {
-		return nil, exit.Usagef("environment %s has no desiredState.repo: set it", env.Name)
-	}
-	repo, done, err := s.States.Open(ctx, ds.Repo, ds.Branch)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	commits, err := repo.Log(ctx, ds.Path, depth)
+// History lists the promotions into spec's environment (of app, or every
+// app) among the newest depth commits of its desired state, newest first.
+func (s *Step) History(ctx context.Context, spec land.Spec, app string, depth int) ([]Promotion, error) {
+	snap, err := s.States.Snapshot(ctx, spec, depth)
 	if err != nil {
 		return nil, err
 	}
 	out := []Promotion{}
-	for _, e := range release.History(commits, env.Name, app) {
+	for _, e := range release.History(snap.Commits, spec.Env, app) {
 		if e.Action != release.ActionPromote {
 			continue
 		}

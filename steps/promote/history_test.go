@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/land"
 	"github.com/stepper-cd/stepper/internal/release"
 	"github.com/stepper-cd/stepper/steps/promote"
 )
@@ -26,7 +27,7 @@ func TestHistory(t *testing.T) {
 		release.Trailers{Action: release.ActionPromote, App: "api", Env: "prod", From: "staging", Image: api, Actor: "bob"},
 		release.Trailers{Action: release.ActionPromote, App: "batch", Env: "prod", From: "staging", Image: batch, Actor: "bob"})
 
-	all, err := f.step().History(t.Context(), f.job.To, "", 50)
+	all, err := f.step().History(t.Context(), land.SpecOf(f.job.Config, f.job.To), "", 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestHistory(t *testing.T) {
 		t.Errorf("promotion %+v", p)
 	}
 
-	apiOnly, err := f.step().History(t.Context(), f.job.To, "api", 50)
+	apiOnly, err := f.step().History(t.Context(), land.SpecOf(f.job.Config, f.job.To), "api", 50)
 	if err != nil || len(apiOnly) != 2 {
 		t.Fatalf("api's promotions %+v, %v", apiOnly, err)
 	}
@@ -60,7 +61,7 @@ func TestHistory(t *testing.T) {
 
 func TestHistoryEmpty(t *testing.T) {
 	f := newFixture(t)
-	list, err := f.step().History(t.Context(), f.job.From, "", 50)
+	list, err := f.step().History(t.Context(), land.SpecOf(f.job.Config, f.job.From), "", 50)
 	if err != nil || len(list) != 0 {
 		t.Fatalf("staging has only deploys: %+v, %v", list, err)
 	}
@@ -73,7 +74,7 @@ func TestHistoryEmpty(t *testing.T) {
 func TestHistoryWithoutRepo(t *testing.T) {
 	f := newFixture(t)
 	f.job.To.DesiredState.Repo = ""
-	if _, err := f.step().History(t.Context(), f.job.To, "", 50); exit.ClassOf(err) != exit.Usage {
+	if _, err := f.step().History(t.Context(), land.SpecOf(f.job.Config, f.job.To), "", 50); exit.ClassOf(err) != exit.Usage {
 		t.Fatalf("err = %v", err)
 	}
 }

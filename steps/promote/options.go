@@ -6,9 +6,12 @@ package promote
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
+
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
 // Options are the inputs of promote.
 type Options struct {
@@ -50,8 +53,11 @@ func (o *Options) Validate() error {
 	if o.All && (o.App != "" || o.Digest != "") {
 		return fmt.Errorf("--all promotes every app that differs: leave out --app and --digest")
 	}
-	if o.Digest != "" && !strings.HasPrefix(o.Digest, "sha256:") {
-		return fmt.Errorf("--digest %q: want sha256:<64 hex>", o.Digest)
+	if o.Digest != "" && !digestRE.MatchString(o.Digest) {
+		return fmt.Errorf("--digest %q: want sha256: and 64 lower-case hex digits", o.Digest)
+	}
+	if o.Wait && o.WaitTimeout <= 0 {
+		return fmt.Errorf("--wait-timeout %s: give how long to wait, like 2h", o.WaitTimeout)
 	}
 	return nil
 }

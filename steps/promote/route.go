@@ -69,7 +69,7 @@ func (s *Step) viaGit(ctx context.Context, job Job, src desiredstate.Document, r
 		trailers = append(trailers, release.Trailers{
 			Action: release.ActionPromote, App: c.App, Env: to.Name, From: from.Name, Image: img,
 			ChartVersion: c.ChartVersion, Started: job.Started, Pipeline: orBuild(job), Actor: out.Actor,
-			Hotfix: job.Hotfix, Evidence: evidenceOf(out.Gates, c.App),
+			Hotfix: job.Hotfix, Evidence: evidenceOf(out.Gates, c.App), ReleasesHold: c.ReleasesHold,
 		})
 	}
 	first := out.Releases[0]
@@ -93,7 +93,11 @@ func (s *Step) viaGit(ctx context.Context, job Job, src desiredstate.Document, r
 				if err != nil {
 					return false, err
 				}
-				changed = changed || did || pinned
+				released, err := desiredstate.ReleaseImage(doc, c.App)
+				if err != nil {
+					return false, err
+				}
+				changed = changed || did || pinned || released
 			}
 			return changed, nil
 		},
@@ -128,6 +132,20 @@ func (s *Step) viaGit(ctx context.Context, job Job, src desiredstate.Document, r
 	if err != nil || job.DryRun {
 		return err
 	}
+	if r.Via == land.ViaMergeRequest {
+		// The target's tag moves only once the change is merged: image
+		// automation following it would otherwise roll out an unreviewed
+		// promotion.
+		if job.Wait && landed.MergeRequestIID > 0 {
+			if err := s.wait(ctx, job, landed, out); err != nil {
+				return err
+			}
+		}
+		if out.MergeState == "merged" || landed.NoOp {
+			return s.pushTargetTags(ctx, job, out, images)
+		}
+		return nil
+	}
 	if err := s.pushTargetTags(ctx, job, out, images); err != nil {
 		return err
 	}
@@ -135,9 +153,6 @@ func (s *Step) viaGit(ctx context.Context, job Job, src desiredstate.Document, r
 		if err := s.Jenkins.SetDescription(ctx, job.BuildURL, audit(job, out, false)); err != nil {
 			logging.From(ctx).Warn().Err(err).Msg("the promotion landed, but the build description could not be set")
 		}
-	}
-	if job.Wait && landed.MergeRequestIID > 0 {
-		return s.wait(ctx, job, landed, out)
 	}
 	return nil
 }
@@ -249,6 +264,8 @@ func (s *Step) viaJenkins(ctx context.Context, job Job, out *Outcome) error {
 	params[ParamRequestedBy] = out.Actor
 	if job.All {
 		params[ParamAll] = "true"
+		delete(params, ParamApp)
+		delete(params, ParamDigest)
 	} else {
 		params[ParamApp], params[ParamDigest] = out.Releases[0].App, out.Releases[0].Image.Digest
 	}

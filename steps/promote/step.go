@@ -22,10 +22,10 @@ import (
 	"github.com/stepper-cd/stepper/internal/release"
 )
 
-// States reads desired states and opens their checkouts: internal/land.
+// States reads desired states with their history from cached checkouts:
+// internal/land.
 type States interface {
-	Read(ctx context.Context, s land.Spec, local string) (*land.State, error)
-	Open(ctx context.Context, url, branch string) (*gitrepo.Repo, func(), error)
+	Snapshot(ctx context.Context, s land.Spec, depth int) (*land.Snapshot, error)
 }
 
 // Lander lands desired-state changes: internal/land.
@@ -108,7 +108,10 @@ type Candidate struct {
 	Current *gate.Release `json:"current,omitempty"`
 	// Deployed is when the release landed in the source.
 	Deployed time.Time `json:"deployedInSource,omitzero"`
-	gate     gate.Release
+	// ReleasesHold is the rollback commit whose hold on the app in the
+	// target this promotion lifts; "" when the app is not held.
+	ReleasesHold string `json:"releasesHold,omitempty"`
+	gate         gate.Release
 }
 
 // Outcome is what a promotion did.
@@ -138,6 +141,9 @@ type Outcome struct {
 func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 	from, to := job.From, job.To
 	out := &Outcome{From: from.Name, To: to.Name, Route: string(orCommit(to.Land.Via)), Hotfix: job.Hotfix, DryRun: job.DryRun}
+	if to.Land.Via == config.ViaMergeRequest && to.TagPrefix != "" && !job.Wait && !job.DryRun {
+		return out, exit.Usagef("promote into %s: it lands by merge request and names images by the tag prefix %q, which is pushed only once the merge request is merged: promote with --wait", to.Name, to.TagPrefix)
+	}
 	if job.Hotfix && to.Gates.HotfixSoak == "" {
 		return out, exit.Usagef("promote --hotfix into %s: the platform allows no shorter soak there (environments[%s].gates.hotfixSoak is not set); promote without --hotfix", to.Name, to.Name)
 	}
@@ -146,16 +152,17 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 	if out.Actor, out.ActorFrom, err = s.authorize(ctx, job); err != nil {
 		return out, err
 	}
-	src, err := s.States.Read(ctx, land.SpecOf(job.Config, from), "")
+	// Each checkout is opened once and released before anything lands;
+	// the lander fetches again before it commits, so its race guard sees
+	// the newest history.
+	src, err := s.States.Snapshot(ctx, land.SpecOf(job.Config, from), max(job.Depth, 64))
 	if err != nil {
 		return out, err
 	}
-	defer src.Close()
-	dst, err := s.States.Read(ctx, land.SpecOf(job.Config, to), "")
+	dst, err := s.States.Snapshot(ctx, land.SpecOf(job.Config, to), 64)
 	if err != nil {
 		return out, err
 	}
-	defer dst.Close()
 	cands, err := s.candidates(ctx, job, src.Doc, dst.Doc)
 	if err != nil {
 		return out, err
@@ -166,9 +173,8 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 		logging.From(ctx).Info().Str(logging.Env, to.Name).Msgf("%s already runs what %s runs; nothing to promote", to.Name, from.Name)
 		return out, nil
 	}
-	if err := s.sourceHistory(ctx, job, cands); err != nil {
-		return out, err
-	}
+	sourceHistory(job, cands, src.Commits)
+	targetHolds(ctx, job, cands, dst.Commits)
 	if err := s.checkGates(ctx, job, out); err != nil {
 		return out, err
 	}
@@ -279,17 +285,7 @@ func (s *Step) pin(ctx context.Context, img desiredstate.Image, env, app string)
 // deploy there, which evidence must be newer than and a soak counts from.
 // A desired state changed by hand (no stepper trailers) counts from its
 // newest commit: any change may have redeployed the app.
-func (s *Step) sourceHistory(ctx context.Context, job Job, cands []Candidate) error {
-	ds := job.From.DesiredState
-	repo, done, err := s.States.Open(ctx, ds.Repo, ds.Branch)
-	if err != nil {
-		return err
-	}
-	defer done()
-	commits, err := repo.Log(ctx, ds.Path, max(job.Depth, 64))
-	if err != nil {
-		return err
-	}
+func sourceHistory(job Job, cands []Candidate, commits []gitrepo.Commit) {
 	for i := range cands {
 		c := &cands[i]
 		c.Deployed = commitTime(commits)
@@ -297,7 +293,18 @@ func (s *Step) sourceHistory(ctx context.Context, job Job, cands []Candidate) er
 			c.Deployed = h[0].Commit.Time
 		}
 	}
-	return nil
+}
+
+// targetHolds finds the apps a rollback holds in the target: a promotion
+// is the deliberate move forward a hold waits for, so it lifts the hold,
+// and the commit names the rollback it lifts.
+func targetHolds(ctx context.Context, job Job, cands []Candidate, commits []gitrepo.Commit) {
+	for i := range cands {
+		if h := release.History(commits, job.To.Name, cands[i].App); len(h) > 0 && h[0].Hold {
+			cands[i].ReleasesHold = h[0].Commit.SHA
+			logging.From(ctx).Info().Str(logging.App, cands[i].App).Str("rollback", h[0].Commit.SHA).Msgf("%s is held by a rollback in %s; this promotion lifts the hold", cands[i].App, job.To.Name)
+		}
+	}
 }
 
 func commitTime(commits []gitrepo.Commit) time.Time {
