@@ -2,7 +2,11 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"time"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +21,7 @@ import (
 	"github.com/stepper-cd/stepper/internal/gitlab"
 	"github.com/stepper-cd/stepper/internal/helm"
 	"github.com/stepper-cd/stepper/internal/jenkins"
+	"github.com/stepper-cd/stepper/internal/kube"
 	"github.com/stepper-cd/stepper/internal/land"
 	"github.com/stepper-cd/stepper/internal/registry"
 	"github.com/stepper-cd/stepper/internal/secret"
@@ -226,6 +231,42 @@ func environMap(environ []string) map[string]string {
 		}
 	}
 	return m
+}
+
+// DownMigrations runs down-migrations: a Job in the cluster of kubeconfig
+// and context, or a command with the run's environment.
+func (c *Clients) DownMigrations(kubeconfig, context string) *DownMigrations {
+	return &DownMigrations{rt: c.rt, kubeconfig: kubeconfig, context: context}
+}
+
+// DownMigrations implements rollback.DownMigrations.
+type DownMigrations struct {
+	rt                  *Runtime
+	kubeconfig, context string
+}
+
+// RunJob creates the Job and waits until it has completed.
+func (d *DownMigrations) RunJob(ctx context.Context, cl helm.Cluster, namespace string, job map[string]any, timeout time.Duration) error {
+	w, err := kube.WaiterFromKubeconfig(cl.Kubeconfig, cl.Context, kube.WaiterOptions{Namespace: namespace})
+	if err != nil {
+		return err
+	}
+	return w.RunJob(ctx, namespace, job, timeout)
+}
+
+// RunCommand runs argv with the run's environment and env, its output
+// into out (the masked log).
+func (d *DownMigrations) RunCommand(ctx context.Context, argv, env []string, out io.Writer) error {
+	if len(argv) == 0 {
+		return exit.Usagef("no down-migration command")
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(append([]string(nil), d.rt.Environ...), env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w", argv[0], err)
+	}
+	return nil
 }
 
 // Helm is the Helm SDK adapter with the run's chart cache.

@@ -40,6 +40,7 @@ const (
 	OutReason           = "reason"
 	OutJenkinsBuild     = "jenkins-build"
 	OutPromotedBy       = "promoted-by"
+	OutRestored         = "restored"
 )
 
 // Built is what build-sign-push made: the image pinned by digest (Image.Tag

@@ -1,0 +1,58 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/stepper-cd/stepper/internal/exit"
+)
+
+var jobResource = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
+
+// RunJob creates job, a Job as a chart renders it, in namespace under a
+// name of its own (the rendered name and a time suffix, so that an earlier
+// run's Job does not stand in the way) and waits until it has completed,
+// failing fast on a failing pod as Wait does. The Job is left for its
+// logs; a ttlSecondsAfterFinished the chart set still applies.
+func (w *Waiter) RunJob(ctx context.Context, namespace string, job map[string]any, timeout time.Duration) error {
+	u := &unstructured.Unstructured{Object: deepCopy(job)}
+	if u.GetKind() != "Job" {
+		return exit.Usagef("run %s %s: not a Job", u.GetKind(), u.GetName())
+	}
+	name := u.GetName()
+	suffix := "-" + strconv.FormatInt(time.Now().Unix(), 36)
+	if len(name)+len(suffix) > 63 {
+		name = name[:63-len(suffix)]
+	}
+	u.SetName(name + suffix)
+	u.SetNamespace(namespace)
+	u.SetResourceVersion("")
+	// Helm's hook annotations mean nothing outside a Helm operation.
+	ann := u.GetAnnotations()
+	for k := range ann {
+		if len(k) > 8 && k[:8] == "helm.sh/" {
+			delete(ann, k)
+		}
+	}
+	u.SetAnnotations(ann)
+	created, err := w.dynamic.Resource(jobResource).Namespace(namespace).Create(ctx, u, metav1.CreateOptions{})
+	if err != nil {
+		class := exit.Infra
+		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || apierrors.IsAlreadyExists(err) {
+			class = exit.Failed
+		}
+		return exit.Mark(class, fmt.Errorf("create Job %s/%s: %w", namespace, u.GetName(), err))
+	}
+	return w.Wait(ctx, []*unstructured.Unstructured{created}, timeout)
+}
+
+func deepCopy(m map[string]any) map[string]any {
+	return (&unstructured.Unstructured{Object: m}).DeepCopy().Object
+}
