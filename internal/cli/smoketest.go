@@ -2,15 +2,20 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/stepper-cd/stepper/internal/ci"
 	"github.com/stepper-cd/stepper/internal/config"
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/helm"
 	"github.com/stepper-cd/stepper/internal/kube"
 	"github.com/stepper-cd/stepper/internal/land"
 	"github.com/stepper-cd/stepper/internal/signing"
+	"github.com/stepper-cd/stepper/steps/rollback"
 	"github.com/stepper-cd/stepper/steps/smoketest"
 )
 
@@ -77,6 +82,11 @@ func (c *SmokeTestCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config,
 		}
 		step.Attester = statementAttester{key: key, opts: opts}
 	}
+	if c.RollbackOnFailure && !job.DryRun {
+		step.Rollback = func(ctx context.Context, reason string) (string, error) {
+			return c.rollBack(ctx, rt, cfg, clients, env, job.Namespace, step.Workloads != nil, reason)
+		}
+	}
 	out, err := step.Run(ctx, job)
 	if out != nil {
 		out.Encode(rt.Result)
@@ -95,4 +105,46 @@ type statementAttester struct {
 
 func (a statementAttester) Attest(ctx context.Context, img name.Digest, st signing.Statement) (string, error) {
 	return signing.Attest(ctx, a.key, img, st, a.opts)
+}
+
+// rollBack is --rollback-on-failure: the same code path as stepper
+// rollback, with the failed checks as the reason. With the cluster at hand
+// (the smoke test waited for the rollout) the Helm release goes back to its
+// last deployed revision and is waited for; where the environment has a
+// desired-state repository, the reverse change lands there too, held, so
+// that the next apply does not roll the failed release out again.
+func (c *SmokeTestCmd) rollBack(ctx context.Context, rt *Runtime, cfg *config.Config, clients *Clients, env *config.Environment, ns string, cluster bool, reason string) (string, error) {
+	job := rollback.Job{
+		Options: rollback.Options{Env: env.Name, App: c.App, Reason: reason, Namespace: ns, Kubeconfig: c.Kubeconfig, KubeContext: c.KubeContext, Timeout: c.Timeout, Depth: 200},
+		Config:  cfg, Env: env, Started: rt.Result.StartedAt, Actor: rt.CI.User, PipelineURL: rt.CI.PipelineURL,
+		Owner: orDefault(ci.JobIdentity(rt.Environ), rt.CI.User), OwnerURL: rt.CI.JobURL,
+	}
+	var restored []string
+	var errs []error
+	if cluster {
+		job.Apply = true
+		step, err := rollbackStep(rt, cfg, clients, env, job)
+		if err == nil {
+			var out *rollback.Outcome
+			if out, err = step.Run(ctx, job); err == nil && out.Helm != nil {
+				restored = append(restored, fmt.Sprintf("Helm release %s/%s revision %d (%s)", ns, c.App, out.Helm.RolledBackTo, out.To))
+			}
+		}
+		errs = append(errs, err)
+		job.Apply = false
+	}
+	if env.DesiredState.Repo != "" && env.DesiredState.Path != "" {
+		step, err := rollbackStep(rt, cfg, clients, env, job)
+		if err == nil {
+			var out *rollback.Outcome
+			if out, err = step.Run(ctx, job); err == nil {
+				restored = append(restored, fmt.Sprintf("desired state %s (held)", out.To))
+			}
+		}
+		errs = append(errs, err)
+	}
+	if len(restored) == 0 && len(errs) == 0 {
+		return "", exit.Usagef("nothing to roll back with: the smoke test did not consult the cluster (--no-wait) and environment %s has no desired-state repository", env.Name)
+	}
+	return strings.Join(restored, "; "), errors.Join(errs...)
 }

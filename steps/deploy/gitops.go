@@ -82,11 +82,19 @@ func (s *Step) gitops(ctx context.Context, job Job) (*Outcome, error) {
 		Action: release.ActionDeploy, App: job.App, Env: env.Name, Image: img, ChartVersion: job.ChartVersion,
 		Started: job.Started, Pipeline: job.PipelineURL, Actor: job.Actor,
 	}
+	if job.ReleaseHold {
+		trailers.ReleasesHold = "true"
+	}
 	subject := fmt.Sprintf("deploy %s to %s: %s", job.App, env.Name, img.ShortDigest())
 	ch := land.Change{
 		App: job.App,
 		Edit: func(doc desiredstate.Document) (bool, error) {
-			return setRelease(doc, job.App, img, job.ChartVersion, values)
+			changed, err := setRelease(doc, job.App, img, job.ChartVersion, values)
+			if err != nil || !(job.ReleaseHold || job.Force) {
+				return changed, err
+			}
+			released, err := desiredstate.ReleaseImage(doc, job.App)
+			return changed || released, err
 		},
 		Check: func(doc desiredstate.Document) error {
 			a, err := doc.App(job.App)
@@ -102,8 +110,17 @@ func (s *Step) gitops(ctx context.Context, job Job) (*Outcome, error) {
 			if job.Force || len(history) == 0 {
 				return nil
 			}
-			if why := release.Late(&history[0], img, job.Started); why != "" {
-				return exit.Failedf("deploy %s to %s refused: %s; a late pipeline must not overwrite it. Pass --force to land this release over it on purpose", job.App, env.Name, why)
+			head := history[0]
+			if head.Hold && job.ReleaseHold {
+				logging.From(ctx).Info().Str(logging.App, job.App).Str("rollback", head.Commit.SHA).Msg("--release-hold: lifting the rollback's hold")
+				return nil
+			}
+			if why := release.Late(&head, img, job.Started); why != "" {
+				hint := "Pass --force to land this release over it on purpose"
+				if head.Hold {
+					hint = "Deploy with --release-hold to lift the hold on purpose, or promote a release"
+				}
+				return exit.Failedf("deploy %s to %s refused: %s; a late pipeline must not overwrite it. %s", job.App, env.Name, why, hint)
 			}
 			return nil
 		},

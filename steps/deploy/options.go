@@ -20,6 +20,7 @@ type Options struct {
 	Values       []string `name:"values" short:"f" placeholder:"FILE" help:"YAML values file whose keys are set on the app in the desired state (GitOps mode); repeatable."`
 	Message      string   `short:"m" placeholder:"TEXT" help:"Extra text for the desired-state commit message and the merge request."`
 	Force        bool     `help:"Land even over a newer release of the app, or a rollback hold (see 'Which release is newer' in the README)."`
+	ReleaseHold  bool     `help:"Land over a rollback hold of the app on purpose: the hold is lifted (and Flux image automation's setter re-enabled), and the commit records it."`
 
 	// Apply mode: what the platform's Jenkins job and a local cluster run.
 	Apply             bool          `help:"Apply the environment's desired state to a cluster with Helm instead of editing it: upgrade --install every enabled app (or --app) in priority order."`
@@ -48,8 +49,8 @@ func (o *Options) Validate() error {
 	if o.Apply && (o.Image != "" || o.FromResult != "" || o.ChartVersion != "" || len(o.Set) > 0 || len(o.Values) > 0) {
 		return fmt.Errorf("--apply applies the desired state as it is: --image, --from-result, --chart-version, --set and --values edit it (GitOps mode), so leave them out")
 	}
-	if o.Apply && (o.Force || o.Message != "") {
-		return fmt.Errorf("--force and --message go with a GitOps deploy, not --apply")
+	if o.Apply && (o.Force || o.Message != "" || o.ReleaseHold) {
+		return fmt.Errorf("--force, --release-hold and --message go with a GitOps deploy, not --apply")
 	}
 	if !o.Apply && (o.State != "" || o.RollbackOnFailure || o.IncludeProtected || o.KubeContext != "") {
 		return fmt.Errorf("--state, --rollback-on-failure, --include-protected and --kube-context go with --apply")

@@ -56,6 +56,10 @@ type Step struct {
 	States    States
 	Version   string
 	Now       func() time.Time
+	// Rollback, set with --rollback-on-failure, returns the app to its
+	// last good release after a failed check, giving the failure as the
+	// reason, and says what it restored.
+	Rollback func(ctx context.Context, reason string) (string, error)
 }
 
 // Job is one run.
@@ -97,6 +101,8 @@ type Outcome struct {
 	DesiredStateCommit string
 	Checks             []Check
 	Attestation        string
+	// RolledBack names what --rollback-on-failure restored.
+	RolledBack string
 	// Planned lists, for a dry run, what would run.
 	Planned []string
 }
@@ -110,6 +116,9 @@ func (o *Outcome) Passed() bool {
 // and every check.
 func (o *Outcome) Encode(r *report.Result) {
 	release.SmokeTested{Env: o.Env, App: o.App, Image: o.Image, Checks: o.kinds(), Attestation: o.Attestation}.Encode(r)
+	if o.RolledBack != "" {
+		r.Outputs[release.OutRestored] = o.RolledBack
+	}
 	r.Checks = nil
 	for _, c := range o.Checks {
 		r.Checks = append(r.Checks, c.Check)
@@ -210,8 +219,14 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 	}
 	if n := failed(out.Checks); n > 0 {
 		err := exit.Failedf("smoke-test %s/%s: %d of %d checks failed", job.Env, job.App, n, len(out.Checks))
-		if job.RollbackOnFailure {
-			err = errors.Join(err, exit.Failedf("--rollback-on-failure: the rollback step is not part of this build yet; roll back by reverting the deploy commit in the desired state"))
+		if job.RollbackOnFailure && s.Rollback != nil {
+			restored, rerr := s.Rollback(ctx, failedNames(out.Checks))
+			out.RolledBack = restored
+			if rerr != nil {
+				err = errors.Join(err, fmt.Errorf("--rollback-on-failure: %w", rerr))
+			} else {
+				log.Warn().Str("restored", restored).Msg("smoke test failed: rolled back")
+			}
 		}
 		return out, err
 	}
@@ -321,4 +336,19 @@ func imageOf(objects []*unstructured.Unstructured) string {
 		}
 	}
 	return ""
+}
+
+// failedNames is the failed checks, for a rollback's reason.
+func failedNames(checks []Check) string {
+	var names []string
+	for _, c := range checks {
+		if c.Status == report.Failed {
+			n := c.Name
+			if c.Message != "" {
+				n += ": " + c.Message
+			}
+			names = append(names, n)
+		}
+	}
+	return "smoke test failed: " + strings.Join(names, "; ")
 }
