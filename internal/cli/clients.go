@@ -6,10 +6,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"time"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"

@@ -35,10 +35,3 @@ func (rt *Runtime) resolveTarget(cfg *config.Config, env string, app *string) er
 	}
 	return rt.resolveApp(app)
 }
-
-// notBuilt is what a verb returns once its inputs and configuration have been
-// checked, while the step itself is not yet part of this build. It is an
-// error, never a silent success: a pipeline must not go green on it.
-func notBuilt(verb string) error {
-	return exit.Usagef("the %s step is not part of this build of stepper yet; its command line and configuration were checked and are valid", verb)
-}

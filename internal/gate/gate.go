@@ -373,3 +373,8 @@ func uniq(s []string) []string {
 	slices.Sort(s)
 	return slices.Compact(s)
 }
+
+// Checks is what the steps use of a Checker; their tests give their own.
+type Checks interface {
+	Check(ctx context.Context, w Want) ([]Result, error)
+}

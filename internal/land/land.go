@@ -376,3 +376,23 @@ func cmpOr(n, def int) int {
 	}
 	return def
 }
+
+// Landing is what the steps use of a Lander; their tests give their own.
+type Landing interface {
+	Land(ctx context.Context, s Spec, r Route, ch Change) (*Landed, error)
+}
+
+// ReadsBack is a Change.Check that the app's image reads back as img
+// (where the document holds a digest at all).
+func ReadsBack(app string, img release.Ref) func(desiredstate.Document) error {
+	return func(doc desiredstate.Document) error {
+		a, err := doc.App(app)
+		if err != nil {
+			return err
+		}
+		if a.Image.Digest != "" && a.Image.Digest != img.Digest {
+			return fmt.Errorf("app %s reads back with image %s, not %s", app, a.Image, img)
+		}
+		return nil
+	}
+}

@@ -11,19 +11,13 @@ import (
 	"github.com/stepper-cd/stepper/internal/release"
 )
 
-// Gates checks what a release must show to enter an environment:
-// internal/gate.
-type Gates interface {
-	Check(ctx context.Context, w gate.Want) ([]gate.Result, error)
-}
-
 // applyGate is the promotion gates as the apply job checks them: the
 // evidence of every app it installs, so that a digest pushed into a
 // desired state by hand, without passing the environment before, is
 // refused even though promote never ran. Ages and soaks are promote's
 // business: the apply job re-applies a steady state every run.
 type applyGate struct {
-	gates Gates
+	gates gate.Checks
 	env   string
 	cfg   config.Gates
 	from  []string
@@ -32,7 +26,7 @@ type applyGate struct {
 // evidenceGate is the apply gate of job's environment, or nil when there
 // is none: a first environment (nothing before it), no checker, or the
 // platform switched it off there (gates.off: [apply]), which is logged.
-func evidenceGate(ctx context.Context, g Gates, job Job) *applyGate {
+func evidenceGate(ctx context.Context, g gate.Checks, job Job) *applyGate {
 	from := job.Config.Before(job.Env.Name)
 	if g == nil || len(from) == 0 {
 		return nil

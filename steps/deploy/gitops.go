@@ -33,11 +33,6 @@ type Images interface {
 	Tag(ctx context.Context, ref name.Digest, tags []string, allowRetag bool) error
 }
 
-// Lander lands desired-state changes: internal/land.
-type Lander interface {
-	Land(ctx context.Context, s land.Spec, r land.Route, ch land.Change) (*land.Landed, error)
-}
-
 // gitops writes the release into the environment's desired state and lands
 // it by the environment's route.
 func (s *Step) gitops(ctx context.Context, job Job) (*Outcome, error) {
@@ -96,16 +91,7 @@ func (s *Step) gitops(ctx context.Context, job Job) (*Outcome, error) {
 			released, err := desiredstate.ReleaseImage(doc, job.App)
 			return changed || released, err
 		},
-		Check: func(doc desiredstate.Document) error {
-			a, err := doc.App(job.App)
-			if err != nil {
-				return err
-			}
-			if a.Image.Digest != "" && a.Image.Digest != img.Digest {
-				return fmt.Errorf("app %s reads back with image %s, not %s", job.App, a.Image, img)
-			}
-			return nil
-		},
+		Check: land.ReadsBack(job.App, img),
 		Guard: func(history []release.Entry) error {
 			if job.Force || len(history) == 0 {
 				return nil

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/stepper-cd/stepper/internal/config"
+	"github.com/stepper-cd/stepper/internal/gate"
 	"github.com/stepper-cd/stepper/internal/helm"
+	"github.com/stepper-cd/stepper/internal/land"
 	"github.com/stepper-cd/stepper/internal/release"
 	"github.com/stepper-cd/stepper/internal/report"
 )
@@ -18,14 +20,14 @@ import (
 type Step struct {
 	Images   Images
 	Verifier Verifier
-	Lander   Lander
+	Lander   land.Landing
 
 	Helm   Releases
 	Reader StateReader
 	Waiter helm.Waiter
 	// Evidence checks, in the apply job, that every app's digest brings
 	// the evidence its environment's gates ask for; nil checks none.
-	Evidence Gates
+	Evidence gate.Checks
 }
 
 // Job is one run: the options, the configuration they apply to, and who

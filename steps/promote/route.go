@@ -103,12 +103,8 @@ func (s *Step) viaGit(ctx context.Context, job Job, src desiredstate.Document, r
 		},
 		Check: func(doc desiredstate.Document) error {
 			for _, c := range out.Releases {
-				a, err := doc.App(c.App)
-				if err != nil {
+				if err := land.ReadsBack(c.App, c.Image)(doc); err != nil {
 					return err
-				}
-				if a.Image.Digest != "" && a.Image.Digest != c.Image.Digest {
-					return fmt.Errorf("app %s reads back with image %s, not %s", c.App, a.Image, c.Image)
 				}
 			}
 			return nil

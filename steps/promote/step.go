@@ -28,16 +28,6 @@ type States interface {
 	Snapshot(ctx context.Context, s land.Spec, depth int) (*land.Snapshot, error)
 }
 
-// Lander lands desired-state changes: internal/land.
-type Lander interface {
-	Land(ctx context.Context, s land.Spec, r land.Route, ch land.Change) (*land.Landed, error)
-}
-
-// Gates checks what a release must show: internal/gate.
-type Gates interface {
-	Check(ctx context.Context, w gate.Want) ([]gate.Result, error)
-}
-
 // Registry resolves and tags images: internal/registry.
 type Registry interface {
 	Resolve(ctx context.Context, ref string) (name.Digest, error)
@@ -69,8 +59,8 @@ type MergeRequests interface {
 // be nil when the target's route does not need them.
 type Step struct {
 	States   States
-	Lander   Lander
-	Gates    Gates
+	Lander   land.Landing
+	Gates    gate.Checks
 	Registry Registry
 	Jenkins  Jenkins
 	Identity Identity

@@ -28,16 +28,6 @@ type States interface {
 	Open(ctx context.Context, url, branch string) (*gitrepo.Repo, func(), error)
 }
 
-// Lander lands desired-state changes: internal/land.
-type Lander interface {
-	Land(ctx context.Context, s land.Spec, r land.Route, ch land.Change) (*land.Landed, error)
-}
-
-// Gates checks that a release can be installed again: internal/gate.
-type Gates interface {
-	Check(ctx context.Context, w gate.Want) ([]gate.Result, error)
-}
-
 // Registry resolves a tag to the digest it names: internal/registry.
 type Registry interface {
 	Resolve(ctx context.Context, ref string) (name.Digest, error)
@@ -53,8 +43,8 @@ type Releases interface {
 // run does not need it.
 type Step struct {
 	States   States
-	Lander   Lander
-	Gates    Gates
+	Lander   land.Landing
+	Gates    gate.Checks
 	Registry Registry
 	// Releases and Waiter roll back in the cluster (--apply).
 	Releases Releases
@@ -342,16 +332,7 @@ func (s *Step) land(ctx context.Context, job Job, spec land.Spec, p *plan, out *
 			}
 			return changed || pinned || held, nil
 		},
-		Check: func(doc desiredstate.Document) error {
-			a, err := doc.App(job.App)
-			if err != nil {
-				return err
-			}
-			if a.Image.Digest != "" && a.Image.Digest != img.Digest {
-				return fmt.Errorf("app %s reads back with image %s, not %s", job.App, a.Image, img)
-			}
-			return nil
-		},
+		Check: land.ReadsBack(job.App, img),
 		Guard: func(history []release.Entry) error {
 			if len(history) > 0 && p.head != "" && history[0].Commit.SHA != p.head {
 				return exit.Failedf("rollback %s in %s refused: a newer release, %s, landed in %s since this rollback read the history; look again (--history) and roll back from there",
