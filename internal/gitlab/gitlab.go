@@ -1,6 +1,8 @@
 // Package gitlab opens and follows the merge requests through which changes
 // land in environments guarded by review (an MR from master to the prod
-// branch of a desired-state repository). It speaks GitLab's REST API v4
+// branch of a desired-state repository), and tells who promotes: the user
+// of a CI job's token, the owner of a token, and group membership. It
+// speaks GitLab's REST API v4
 // through gitlab.com/gitlab-org/api/client-go/v2; no type of that library leaves
 // the package.
 //
@@ -78,21 +80,27 @@ func New(o Options) (*Client, error) {
 		t.ResponseHeaderTimeout = timeout
 		httpClient = &http.Client{Timeout: timeout, Transport: t}
 	}
-	api, err := gl.NewClient(o.Token.Reveal(),
-		gl.WithBaseURL(o.URL),
-		gl.WithHTTPClient(httpClient),
-		gl.WithUserAgent("stepper"),
-		// The URL was checked above; the library's own check would only
-		// print to the process-wide slog logger.
-		gl.WithURLWarningLogger(slog.New(slog.DiscardHandler)),
-		gl.WithCustomRetryMax(defaultRetry.tries-1),
-		gl.WithCustomRetry(defaultRetry.check),
-		gl.WithCustomBackoff(defaultRetry.backoff),
-	)
+	api, err := gl.NewClient(o.Token.Reveal(), clientOptions(o.URL, httpClient)...)
 	if err != nil {
 		return nil, exit.Usagef("gitlab: %s: %w", u.Redacted(), err)
 	}
 	return &Client{api: api, host: u.Host}, nil
+}
+
+// clientOptions are every client's: the instance, the HTTP client and the
+// retry policy.
+func clientOptions(baseURL string, httpClient *http.Client) []gl.ClientOptionFunc {
+	return []gl.ClientOptionFunc{
+		gl.WithBaseURL(baseURL),
+		gl.WithHTTPClient(httpClient),
+		gl.WithUserAgent("stepper"),
+		// The URL was checked by New; the library's own check would only
+		// print to the process-wide slog logger.
+		gl.WithURLWarningLogger(slog.New(slog.DiscardHandler)),
+		gl.WithCustomRetryMax(defaultRetry.tries - 1),
+		gl.WithCustomRetry(defaultRetry.check),
+		gl.WithCustomBackoff(defaultRetry.backoff),
+	}
 }
 
 // fail wraps err from op on project with its class and remedy.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -50,15 +49,7 @@ func (c *Client) JobUser(ctx context.Context, jobToken string) (string, error) {
 // and retry policy as c, that authenticates with jobToken instead of c's
 // token.
 func (c *Client) jobClient(jobToken string) (*gl.Client, error) {
-	return gl.NewJobClient(jobToken,
-		gl.WithBaseURL(c.api.BaseURL().String()),
-		gl.WithHTTPClient(c.api.HTTPClient()),
-		gl.WithUserAgent("stepper"),
-		gl.WithURLWarningLogger(slog.New(slog.DiscardHandler)),
-		gl.WithCustomRetryMax(defaultRetry.tries-1),
-		gl.WithCustomRetry(defaultRetry.check),
-		gl.WithCustomBackoff(defaultRetry.backoff),
-	)
+	return gl.NewJobClient(jobToken, clientOptions(c.api.BaseURL().String(), c.api.HTTPClient())...)
 }
 
 // CurrentUser returns the username of the owner of the client's own token:

@@ -10,8 +10,9 @@
 //
 // Beside the platform, tests can start a registry behind basic auth
 // ([StartRegistryAuth]) and a proxy that fails a share of requests the way
-// flaky registries do ([StartFaultProxy]). GitLab cannot run here, so its
-// REST API is faked ([StartFakeGitLab]), answering as GitLab documents it.
+// flaky registries do ([StartFaultProxy]). GitLab and Jenkins cannot run
+// here, so their REST APIs are faked ([StartFakeGitLab], [StartFakeJenkins]),
+// answering as their documentation shows.
 //
 // The binaries come from .ci/tools.sh; [Tool] finds them. Every child process
 // runs in its own process group and dies with its parent, so nothing outlives
