@@ -23,10 +23,11 @@
 //
 // Only digests are signed; a tag can move between signing and deploying.
 //
-// Verify and VerifyAttestation read both formats back and accept a
-// signature only if it verifies with an approved, unrevoked public key and
-// its signed claims name the image's digest (and, for simple signing, its
-// repository). They fail closed: only a 404 means "nothing there", every
+// Verify and VerifyAttestation (and VerifyAttestations, which returns every
+// attestation of a type that verifies, for one per environment) read both
+// formats back and accept a signature only if it verifies with an approved,
+// unrevoked public key and its signed claims name the image's digest (and,
+// for simple signing, its repository). They fail closed: only a 404 means "nothing there", every
 // other registry failure is an infrastructure error, never "unsigned" and
 // never "signed" (verify.go).
 //
