@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -22,7 +23,10 @@ var jobResource = schema.GroupVersionResource{Group: "batch", Version: "v1", Res
 // failing fast on a failing pod as Wait does. The Job is left for its
 // logs; a ttlSecondsAfterFinished the chart set still applies.
 func (w *Waiter) RunJob(ctx context.Context, namespace string, job map[string]any, timeout time.Duration) error {
-	u := &unstructured.Unstructured{Object: deepCopy(job)}
+	u, err := copyObject(job)
+	if err != nil {
+		return exit.Usagef("run Job: %v", err)
+	}
 	if u.GetKind() != "Job" {
 		return exit.Usagef("run %s %s: not a Job", u.GetKind(), u.GetName())
 	}
@@ -53,6 +57,16 @@ func (w *Waiter) RunJob(ctx context.Context, namespace string, job map[string]an
 	return w.Wait(ctx, []*unstructured.Unstructured{created}, timeout)
 }
 
-func deepCopy(m map[string]any) map[string]any {
-	return (&unstructured.Unstructured{Object: m}).DeepCopy().Object
+// copyObject copies m through JSON: a manifest decoded from YAML holds
+// plain ints, which unstructured's DeepCopy panics on.
+func copyObject(m map[string]any) (*unstructured.Unstructured, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
