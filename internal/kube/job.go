@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -54,7 +56,49 @@ func (w *Waiter) RunJob(ctx context.Context, namespace string, job map[string]an
 		}
 		return exit.Mark(class, fmt.Errorf("create Job %s/%s: %w", namespace, u.GetName(), err))
 	}
-	return w.Wait(ctx, []*unstructured.Unstructured{created}, timeout)
+	deadline := time.Now().Add(timeout)
+	if err := w.Wait(ctx, []*unstructured.Unstructured{created}, timeout); err != nil {
+		return err
+	}
+	return w.awaitJob(ctx, namespace, created.GetName(), deadline)
+}
+
+// awaitJob waits for the Job's Complete or Failed condition: kstatus, and
+// so Wait, counts a Job Current as soon as it has started.
+func (w *Waiter) awaitJob(ctx context.Context, namespace, name string, deadline time.Time) error {
+	id := "Job/" + namespace + "/" + name
+	tick := time.NewTicker(w.opts.Poll)
+	defer tick.Stop()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for {
+		job, err := w.client.BatchV1().Jobs(namespace).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("wait for %s: %w", id, context.Cause(ctx))
+		case err != nil && !transient(err):
+			return exit.Mark(exit.Infra, fmt.Errorf("wait for %s: %w", id, err))
+		case err == nil:
+			for _, c := range job.Status.Conditions {
+				if c.Status != corev1.ConditionTrue {
+					continue
+				}
+				switch c.Type {
+				case batchv1.JobComplete:
+					return nil
+				case batchv1.JobFailed:
+					return exit.Mark(exit.Failed, &RolloutError{Object: id, Reason: c.Reason + ": " + c.Message})
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s: %w", id, context.Cause(ctx))
+		case <-timer.C:
+			return exit.Mark(exit.Failed, &RolloutError{Object: id, TimedOut: true, Reason: "not complete within the timeout"})
+		case <-tick.C:
+		}
+	}
 }
 
 // copyObject copies m through JSON: a manifest decoded from YAML holds
