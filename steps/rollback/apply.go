@@ -79,7 +79,7 @@ func (s *Step) apply(ctx context.Context, job Job) (*Outcome, error) {
 	res, err := s.Releases.Rollback(ctx, cl, job.App, ns, target.Revision, helm.RollbackOptions{
 		Timeout: job.Timeout, Wait: true, Waiter: s.Waiter, Owner: job.Owner, OwnerURL: job.OwnerURL,
 	})
-	out.Helm = res
+	out.Helm = revisionOf(res)
 	if err != nil {
 		return out, err
 	}

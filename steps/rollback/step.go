@@ -87,14 +87,39 @@ type Outcome struct {
 	Hold    bool            `json:"hold"`
 	Landing release.Landing `json:"landing"`
 	Diff    string          `json:"diff,omitempty"`
-	// Helm is the cluster's rollback, with --apply.
-	Helm *helm.ReleaseResult `json:"helm,omitempty"`
+	// Helm is the revision the cluster's rollback wrote, with --apply.
+	Helm *HelmRevision `json:"helm,omitempty"`
 	// Migrations is what was found about migrations, and what ran.
 	Migrations *Migration     `json:"migrations,omitempty"`
 	Gates      []gate.Result  `json:"gates,omitempty"`
 	History    []Candidate    `json:"history,omitempty"`
 	Build      *jenkins.Build `json:"jenkinsBuild,omitempty"`
 	DryRun     bool           `json:"dryRun,omitempty"`
+}
+
+// HelmRevision is the revision an --apply rollback wrote, as the result
+// file records it: never the revision's manifest, hooks or values, which
+// hold what the chart rendered, secrets included.
+type HelmRevision struct {
+	Release      string    `json:"release"`
+	Namespace    string    `json:"namespace"`
+	Revision     int       `json:"revision"`
+	RolledBackTo int       `json:"rolledBackTo"`
+	Status       string    `json:"status"`
+	Chart        string    `json:"chart,omitempty"`
+	ApplyMethod  string    `json:"applyMethod,omitempty"`
+	Recovered    string    `json:"recovered,omitempty"`
+	Updated      time.Time `json:"updated"`
+}
+
+func revisionOf(r *helm.ReleaseResult) *HelmRevision {
+	if r == nil {
+		return nil
+	}
+	return &HelmRevision{
+		Release: r.Release, Namespace: r.Namespace, Revision: r.Revision, RolledBackTo: r.RolledBackTo, Status: r.Status,
+		Chart: r.Chart, ApplyMethod: r.ApplyMethod, Recovered: r.Recovered, Updated: r.Updated,
+	}
 }
 
 // Run rolls back: in the cluster with --apply, else by a reverse change of
