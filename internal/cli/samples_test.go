@@ -197,7 +197,8 @@ func sampleGov(t *testing.T, bin string) {
 	s := newSample(t, bin, "hocs-casework", "robot$hocs-ci")
 	gitlab := testenv.StartFakeGitLab(t)
 	gitlab.AddProject("hocs/deploy-notprod")
-	repo := s.repo(t, "hocs/deploy-notprod", "gov/deploy-notprod", sampleSwaps{{"registry.gov.example", s.host}})
+	charts := govChartRepository(t)
+	repo := s.repo(t, "hocs/deploy-notprod", "gov/deploy-notprod", sampleSwaps{{"registry.gov.example", s.host}, {govChartsURL, charts}})
 	gitOut(t, repo.Dir, "branch", "-m", "master", "main")
 	gitOut(t, repo.Dir, "symbolic-ref", "HEAD", "refs/heads/main")
 
@@ -261,6 +262,7 @@ func sampleGov(t *testing.T, bin string) {
 	if n := len(gitlab.MergeRequests("hocs/deploy-notprod")); n != 1 {
 		t.Errorf("the refused deploy into qa left %d merge requests", n)
 	}
+	promoteGov(t, s, repo, gitlab, charts, built, base)
 }
 
 // sample is one sample configuration on the local platform: a registry of
