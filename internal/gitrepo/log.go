@@ -155,3 +155,43 @@ func (r *Repo) Pending(ctx context.Context, base string) ([]Commit, error) {
 	}
 	return r.log(ctx, ref+"..HEAD", "", 0)
 }
+
+// Landed returns, for each of commits, when it reached the checkout's
+// branch: its own committer time when it is on the branch's first-parent
+// line, else the time of the merge on that line that brought it in (a
+// merge request's merge), which is when the environment got it. A commit
+// whose merge lies beyond what the checkout holds keeps its own time.
+func (r *Repo) Landed(ctx context.Context, commits []Commit) (map[string]time.Time, error) {
+	out := make(map[string]time.Time, len(commits))
+	if len(commits) == 0 {
+		return out, nil
+	}
+	text, err := r.git(ctx, "", "log", "--first-parent", "--format=%H %ct", "-n", strconv.Itoa(4*len(commits)+64), "HEAD")
+	if err != nil {
+		return nil, fmt.Errorf("git log --first-parent in %s: %w", r.dir, err)
+	}
+	chain := map[string]time.Time{}
+	for _, line := range strings.Split(text, "\n") {
+		if sha, secs, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+			if n, err := strconv.ParseInt(secs, 10, 64); err == nil {
+				chain[sha] = time.Unix(n, 0)
+			}
+		}
+	}
+	for _, c := range commits {
+		if t, ok := chain[c.SHA]; ok {
+			out[c.SHA] = t
+			continue
+		}
+		out[c.SHA] = c.Time
+		list, err := r.git(ctx, "", "rev-list", "--first-parent", "--ancestry-path", "--reverse", c.SHA+"..HEAD")
+		if err != nil {
+			continue // beyond the shallow history: its own time
+		}
+		first, _, _ := strings.Cut(strings.TrimSpace(list), "\n")
+		if t, ok := chain[first]; ok {
+			out[c.SHA] = t
+		}
+	}
+	return out, nil
+}

@@ -591,3 +591,46 @@ func TestExportAnEarlierCommit(t *testing.T) {
 		t.Error("an unknown commit exported")
 	}
 }
+
+// A commit merged by a merge request reaches the branch with its merge:
+// Landed says when the environment got it, not when it was written.
+func TestLandedIsTheMergeTime(t *testing.T) {
+	remote := newRepo(t, map[string]string{"envs/qa/api.yaml": "version: v1\n"})
+	work := t.TempDir()
+	git := func(when string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull, "HOME="+work,
+			"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t",
+			"GIT_AUTHOR_DATE="+when, "GIT_COMMITTER_DATE="+when)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("@1767225600 +0000", "clone", "-q", remote.Dir, ".")
+	git("@1767225600 +0000", "checkout", "-q", "-b", "stepper/qa/api")
+	if err := os.WriteFile(filepath.Join(work, "envs", "qa", "api.yaml"), []byte("version: v2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git("@1767225600 +0000", "commit", "-q", "-am", "deploy api v2 to qa") // 2026-01-01
+	git("@1767225600 +0000", "checkout", "-q", "master")
+	git("@1769904000 +0000", "merge", "-q", "--no-ff", "-m", "Merge branch stepper/qa/api", "stepper/qa/api") // 2026-02-01
+	git("@1769904000 +0000", "push", "-q", "origin", "master")
+
+	r := open(t, remote.HTTPURL, t.TempDir(), gitrepo.Options{})
+	commits, err := r.Log(t.Context(), "envs/qa/api.yaml", 10)
+	if err != nil || len(commits) == 0 || commits[0].Subject != "deploy api v2 to qa" {
+		t.Fatalf("log: %+v, %v", commits, err)
+	}
+	landed, err := r.Landed(t.Context(), commits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := landed[commits[0].SHA].Unix(); got != 1769904000 {
+		t.Errorf("the deploy landed at %d, want the merge's time 1769904000 (its own is %d)", got, commits[0].Time.Unix())
+	}
+	if last := commits[len(commits)-1]; !landed[last.SHA].Equal(last.Time) {
+		t.Errorf("a commit on the first-parent line landed at %s, want its own time %s", landed[last.SHA], last.Time)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/stepper-cd/stepper/internal/ci"
 	"github.com/stepper-cd/stepper/internal/desiredstate"
@@ -203,6 +204,9 @@ type Snapshot struct {
 	// first; Head is the checkout's head.
 	Commits []gitrepo.Commit
 	Head    string
+	// Landed is when each of Commits reached the branch: a commit merged
+	// by a merge request landed with its merge (gitrepo.Repo.Landed).
+	Landed map[string]time.Time
 }
 
 // Snapshot reads s's document and up to depth commits of its history from
@@ -225,5 +229,9 @@ func (c *Checkouts) Snapshot(ctx context.Context, s Spec, depth int) (*Snapshot,
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Doc: doc, Commits: commits, Head: repo.Head()}, nil
+	landed, err := repo.Landed(ctx, commits)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Doc: doc, Commits: commits, Head: repo.Head(), Landed: landed}, nil
 }

@@ -163,7 +163,7 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 		logging.From(ctx).Info().Str(logging.Env, to.Name).Msgf("%s already runs what %s runs; nothing to promote", to.Name, from.Name)
 		return out, nil
 	}
-	sourceHistory(job, cands, src.Commits)
+	sourceHistory(job, cands, src)
 	targetHolds(ctx, job, cands, dst.Commits)
 	if err := s.checkGates(ctx, job, out); err != nil {
 		return out, err
@@ -274,13 +274,23 @@ func (s *Step) pin(ctx context.Context, img desiredstate.Image, env, app string)
 // sourceHistory finds when each candidate landed in the source: its last
 // deploy there, which evidence must be newer than and a soak counts from.
 // A desired state changed by hand (no stepper trailers) counts from its
-// newest commit: any change may have redeployed the app.
-func sourceHistory(job Job, cands []Candidate, commits []gitrepo.Commit) {
+// newest change: any change may have redeployed the app.
+func sourceHistory(job Job, cands []Candidate, snap *land.Snapshot) {
+	landed := func(c gitrepo.Commit) time.Time {
+		if t, ok := snap.Landed[c.SHA]; ok {
+			return t
+		}
+		return c.Time
+	}
 	for i := range cands {
 		c := &cands[i]
-		c.Deployed = commitTime(commits)
-		if h := release.History(commits, job.From.Name, c.App); len(h) > 0 && h[0].Image.Digest == c.Image.Digest {
-			c.Deployed = h[0].Commit.Time
+		if len(snap.Commits) > 0 {
+			c.Deployed = landed(snap.Commits[0])
+		}
+		if h := release.History(snap.Commits, job.From.Name, c.App); len(h) > 0 && h[0].Image.Digest == c.Image.Digest {
+			// When the release reached the environment: for a merge
+			// request, its merge, not the commit on the request's branch.
+			c.Deployed = landed(h[0].Commit)
 		}
 	}
 }
@@ -297,12 +307,6 @@ func targetHolds(ctx context.Context, job Job, cands []Candidate, commits []gitr
 	}
 }
 
-func commitTime(commits []gitrepo.Commit) time.Time {
-	if len(commits) == 0 {
-		return time.Time{}
-	}
-	return commits[0].Time
-}
 
 // checkGates runs every gate for every candidate; a failed one refuses the
 // whole promotion before anything is written.
