@@ -2,6 +2,7 @@ package desiredstate
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -100,4 +101,33 @@ func envOf(d Document) string {
 		}
 	}
 	return ""
+}
+
+// A value that is already there needs no edit, even under a mapping that
+// an anchor shares: a promotion whose values did not change is not refused
+// because the file uses anchors. A value that does change still is.
+func TestSetValuesUnchangedUnderAnAnchor(t *testing.T) {
+	src := `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: api
+  namespace: shop
+spec:
+  chart:
+    spec: {chart: api, version: "1.0.0"}
+  values:
+    resources:
+      limits: &limits {memory: 512Mi}
+      requests: *limits
+`
+	doc := mustOpen(t, Flux, "api.yaml", []byte(src))
+	if changed, err := doc.SetValues("api", map[string]string{"resources.requests.memory": "512Mi"}); err != nil || changed {
+		t.Fatalf("setting the value that is there: changed %v, %v", changed, err)
+	}
+	if got := string(doc.Files()["api.yaml"]); got != src {
+		t.Errorf("the file changed:\n%s", got)
+	}
+	if _, err := doc.SetValues("api", map[string]string{"resources.requests.memory": "1Gi"}); err == nil || !strings.Contains(err.Error(), "anchor") {
+		t.Errorf("changing a shared value: %v, want the anchor refusal", err)
+	}
 }

@@ -228,6 +228,9 @@ func (f *yamlFile) setPath(root *yaml.Node, path []string, value, tag string) ([
 			return f.setScalar(e, v, viaAlias, strings.Join(path, "."), value, tag)
 		}
 		if viaAlias || p.aliased[v] {
+			if f.holds(v, path[i+1:], value) {
+				return nil, false, nil // nothing to write, so nothing shared is touched
+			}
 			return nil, false, errorAt(p.nodePos(e.key), "give it its own mapping instead of an anchor or alias",
 				"%s is shared with other keys through an anchor", strings.Join(path[:i+1], "."))
 		}
@@ -241,6 +244,39 @@ func (f *yamlFile) setPath(root *yaml.Node, path []string, value, tag string) ([
 		m = v
 	}
 	return nil, false, errors.New("empty values path")
+}
+
+// holds reports whether the scalar at path under m (aliases followed)
+// already reads as value: an edit that changes nothing needs no own copy of
+// a shared mapping.
+func (f *yamlFile) holds(m *yaml.Node, path []string, value string) bool {
+	p := f.p
+	for i, seg := range path {
+		if m.Kind != yaml.MappingNode {
+			return false
+		}
+		fields, err := p.fields(m)
+		if err != nil {
+			return false
+		}
+		e, ok := fields[seg]
+		if !ok {
+			return false
+		}
+		v, _, err := p.deref(e.val)
+		if err != nil {
+			return false
+		}
+		if i == len(path)-1 {
+			if v.Kind != yaml.ScalarNode {
+				return false
+			}
+			sc := p.scalar(v, false, e.flow)
+			return sc.value == value && !sc.templated
+		}
+		m = v
+	}
+	return false
 }
 
 func (f *yamlFile) setScalar(e yamlEntry, v *yaml.Node, viaAlias bool, name, value, tag string) ([]byte, bool, error) {

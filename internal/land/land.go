@@ -307,6 +307,12 @@ func (l *Lander) edit(ctx context.Context, repo *gitrepo.Repo, s Spec, ch Change
 			}
 		}
 		changed, err := ch.Edit(doc)
+		if err != nil && exit.ClassOf(err) == exit.Infra {
+			// An edit works on the document in memory: what it refuses is
+			// the desired state as written (an anchor it must not change,
+			// a templated value), never an outside system.
+			err = exit.Mark(exit.Usage, fmt.Errorf("desired state of %s: %w", s.Env, err))
+		}
 		if err != nil || !changed {
 			return false, err
 		}

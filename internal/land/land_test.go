@@ -2,6 +2,7 @@ package land_test
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"strings"
 	"testing"
@@ -336,5 +337,24 @@ spec:
 	content, _ := repo.ReadFile("master", "clusters/staging/apps/blog-service.yaml")
 	if !strings.Contains(content, "tag: stag-2") || !strings.Contains(content, "# managed by") {
 		t.Errorf("the HelmRelease:\n%s", content)
+	}
+}
+
+// An edit the desired state refuses (here: a value an anchor shares) is a
+// usage error naming the environment, never an infrastructure one, and
+// nothing lands.
+func TestRefusedEditIsAUsageError(t *testing.T) {
+	f := newFixture(t)
+	before := rev(t, f.repo, "master")
+	ch := change("api", release.Ref{Repository: "registry.example/vendor/api", Tag: "2.0.0", Digest: digest('a')}, time.Now())
+	ch.Edit = func(desiredstate.Document) (bool, error) {
+		return false, errors.New("resources.limits is shared with other keys through an anchor")
+	}
+	_, err := f.lander.Land(t.Context(), f.spec, land.Route{Via: land.ViaCommit}, ch)
+	if exit.ClassOf(err) != exit.Usage || !strings.Contains(err.Error(), "desired state of exttest") {
+		t.Fatalf("err = %v (class %v), want a usage error naming exttest", err, exit.ClassOf(err))
+	}
+	if rev(t, f.repo, "master") != before {
+		t.Error("a refused edit landed")
 	}
 }
