@@ -155,27 +155,17 @@ func (s *Step) gitops(ctx context.Context, job Job) (*Outcome, error) {
 	if ds.Repo == "" || ds.Path == "" {
 		return out, exit.Usagef("environment %s: set desiredState.repo and desiredState.path", env.Name)
 	}
-	repo, done, err := s.States.Open(ctx, ds.Repo, ds.Branch)
-	if err != nil {
-		return out, err
-	}
-	defer done()
-	commits, err := repo.Log(ctx, ds.Path, max(job.Depth, 1))
-	if err != nil {
-		return out, err
-	}
-	hist := release.History(commits, env.Name, job.App)
-	if job.History {
-		out.History = candidates(hist)
-		return out, nil
-	}
 	spec := land.SpecOf(job.Config, env)
-	p, err := s.plan(ctx, job, repo, spec, commits, hist)
+	p, hist, err := s.read(ctx, job, spec)
 	if p != nil && p.cleanup != nil {
 		defer p.cleanup()
 	}
 	if err != nil {
 		return out, err
+	}
+	if job.History {
+		out.History = candidates(hist)
+		return out, nil
 	}
 	out.From, out.To, out.Chart, out.Reverts = imageOf(p.current.Image), p.img, p.target.ChartVersion, p.reverts
 	if err := s.safe(ctx, job, p, out); err != nil {
@@ -185,6 +175,29 @@ func (s *Step) gitops(ctx context.Context, job Job) (*Outcome, error) {
 		return out, err
 	}
 	return out, s.land(ctx, job, spec, p, out)
+}
+
+// read reads the app's release history from the cached checkout and,
+// unless --history only lists it, plans the rollback. It releases the
+// checkout before it returns: the landing opens the same cached checkout,
+// and while this run still held it the lander had to clone afresh and
+// deepen that clone for its guard's history.
+func (s *Step) read(ctx context.Context, job Job, spec land.Spec) (*plan, []release.Entry, error) {
+	repo, done, err := s.States.Open(ctx, spec.Repo, spec.Branch)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	commits, err := repo.Log(ctx, spec.Path, max(job.Depth, 1))
+	if err != nil {
+		return nil, nil, err
+	}
+	hist := release.History(commits, spec.Env, job.App)
+	if job.History {
+		return nil, hist, nil
+	}
+	p, err := s.plan(ctx, job, repo, spec, commits, hist)
+	return p, hist, err
 }
 
 // plan picks the release to return to and the edit that gets there:
