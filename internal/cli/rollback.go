@@ -72,8 +72,11 @@ func (c *RollbackCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, 
 	out, err := step.Run(ctx, job)
 	if out != nil {
 		encodeRollback(rt.Result, out)
-		if c.History {
+		switch {
+		case c.History:
 			rt.Details = func(w io.Writer) error { return rollback.WriteHistory(w, env.Name, c.App, out.History) }
+		case out.DryRun && !c.Apply:
+			rt.Details = out.WriteDetails
 		}
 	}
 	return err

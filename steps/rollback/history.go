@@ -71,6 +71,16 @@ func WriteHistory(w io.Writer, env, app string, list []Candidate) error {
 	return tw.Flush()
 }
 
+// WriteDetails is what a GitOps dry run prints before the summary: where
+// the change would land and its diff.
+func (o *Outcome) WriteDetails(w io.Writer) error {
+	if o.Diff == "" {
+		return nil
+	}
+	_, err := fmt.Fprintf(w, "would land by %s on %s:\n%s\n", o.Landing.Via, o.Landing.Branch, o.Diff)
+	return err
+}
+
 func shortDigest(d string) string {
 	d = strings.TrimPrefix(d, "sha256:")
 	return d[:min(12, len(d))]
