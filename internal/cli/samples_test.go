@@ -42,15 +42,15 @@ func sampleEHealth(t *testing.T, bin string) {
 	s := newSample(t, bin, "patient-api", "robot$vendor-x+ci")
 	gitlab := testenv.StartFakeGitLab(t)
 	gitlab.AddProject("vendor-x/desired-state")
-	jenkins := s.unusedServer(t, "Jenkins")
-	repo := s.repo(t, "vendor-x/desired-state", "ehealth/desired-state", sampleSwaps{{"registry.admin.ehealth.sundhed.dk", s.host}})
+	jenkins := testenv.StartFakeJenkins(t)
+	repo := s.repo(t, "vendor-x/desired-state", "ehealth/desired-state", sampleSwaps{{ehealthChartsURL, ehealthCharts(t)}, {"registry.admin.ehealth.sundhed.dk", s.host}})
 	// preprod and prod read their files from prod, which master reaches
 	// through a merge request.
 	gitOut(t, repo.Dir, "branch", "prod", "master")
 
 	// The platform's own file, as its jobs and CI templates pass it.
 	platform := s.platformFile(t, "ehealth-platform.yaml", sampleSwaps{
-		{"https://jenkins.ehealth.example", jenkins},
+		{"https://jenkins.ehealth.example", jenkins.URL},
 		{"registry.admin.ehealth.sundhed.dk", s.host}, // the registry and the base images
 	})
 	s.config(t, "ehealth-helmsman.yaml", sampleSwaps{
@@ -132,6 +132,7 @@ func sampleEHealth(t *testing.T, bin string) {
 			t.Errorf("branch %s moved after a refused privileged deploy", b)
 		}
 	}
+	promoteEHealth(t, s, repo, gitlab, jenkins, built, base)
 }
 
 // sampleShop: the shop's staging takes a commit to the Flux repository and
