@@ -58,7 +58,7 @@ environments:
 
 func TestHelpEveryCommand(t *testing.T) {
 	commands := [][]string{
-		{}, {"build-sign-push"}, {"validate"}, {"deploy"}, {"smoke-test"}, {"promote"}, {"rollback"},
+		{}, {"build-sign-push"}, {"validate"}, {"deploy"}, {"smoke-test"}, {"promote"}, {"rollback"}, {"status"},
 		{"config", "show"}, {"config", "reference"}, {"version"},
 	}
 	for _, cmd := range commands {
