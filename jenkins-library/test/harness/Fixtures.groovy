@@ -49,7 +49,7 @@ class Fixtures {
     }
 
     /** harness is a fresh run with the library loaded, the sample configuration name behind `stepper config show`. */
-    static Harness harness(String config = 'ehealth-vendor') {
+    static Harness harness(String sample = 'ehealth-vendor') {
         Harness h = new Harness(library()).loadVars()
         h.resourcesDir = new File(library(), 'test/fixtures/resources')
         CREDENTIALS.each { id, c -> h.credential(id, c) }
@@ -58,7 +58,7 @@ class Fixtures {
         h.user('maria', groups: ['hostedshop-maintainers'])
         h.user('mallory', groups: ['vendor-x-developers'], cancel: true)
         h.user('admin', admin: true)
-        String json = JsonOutput.toJson(config(config))
+        String json = JsonOutput.toJson(config(sample))
         h.onSh('^stepper config show', { [stdout: json] })
         return h
     }

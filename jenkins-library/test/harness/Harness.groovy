@@ -126,7 +126,7 @@ class Harness {
         return this
     }
 
-    Harness user(String id, Map opts = [:]) {
+    Harness user(Map opts = [:], String id) {
         users[id] = [groups: opts.groups ?: [], admin: opts.admin ?: false, cancel: opts.cancel ?: false]
         return this
     }
@@ -149,7 +149,7 @@ class Harness {
 
     /** run runs body as the pipeline and returns the build's result. */
     String run(Closure body) {
-        body.delegate = binding
+        body.delegate = new Globals(binding)
         try {
             body()
         } catch (FlowInterruptedException e) {
@@ -579,6 +579,23 @@ class Harness {
     }
 
     // ---- the build ------------------------------------------------------------------------
+
+    /** Globals lets a test's closure call the steps and global variables as a Jenkinsfile does. */
+    static class Globals {
+        final Binding b
+
+        Globals(Binding b) {
+            this.b = b
+        }
+
+        def invokeMethod(String name, args) {
+            return ((Closure) b.getVariable(name)).call((Object[]) args)
+        }
+
+        def getProperty(String name) {
+            return b.getVariable(name)
+        }
+    }
 
     /** env: Jenkins' env global; an unset variable reads as null. */
     static class Env {

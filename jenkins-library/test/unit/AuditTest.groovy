@@ -61,6 +61,6 @@ Result: UNSTABLE""".toString(), Audit.describe(run, 'UNSTABLE'))
     @Test
     void aRequestThatNeverRan() {
         Map run = [request: [action: 'rollback', app: 'patient-api', to: 'prod', reason: 'INC-1234']]
-        assertEquals('Rollback of patient-api in prod: INC-1234\nNobody approved it\nResult: ABORTED', Audit.describe(run, 'ABORTED'))
+        assertEquals('Rollback of patient-api in prod: INC-1234\nNot approved\nResult: ABORTED', Audit.describe(run, 'ABORTED'))
     }
 }

@@ -87,13 +87,11 @@ class Audit implements Serializable {
             String from = promote?.details?.actorSource ? " (${promote.details.actorSource})" : ''
             parts << "promoted by ${actor}${from}".toString()
         }
-        if (run.approver) {
-            parts << "approved by ${run.approver}".toString()
-        }
+        parts << (run.approver ? "approved by ${run.approver}".toString() : 'not approved')
         if (req.requestedBy) {
             parts << "requested by ${req.requestedBy} (a build parameter, not used for privilege)".toString()
         }
-        String line = parts ? parts.join('; ') : 'nobody approved it'
+        String line = parts.join('; ')
         return line.substring(0, 1).toUpperCase() + line.substring(1)
     }
 

@@ -77,6 +77,43 @@ class PromotionRequest implements Serializable {
         return r
     }
 
+    /**
+     * parameters are the job's parameter definitions, as [type, args] for
+     * choice, string and booleanParam: FROM and TO limited to the
+     * promotions the job runs (the first is the default), and a string for
+     * each land.parameters key stepper sends besides.
+     */
+    @NonCPS
+    static List<Map> parameters(List<List<String>> pairs, Map landing) {
+        List<Map> out = [
+            [type: 'choice', args: [name: 'FROM', choices: pairs.collect { it[0] }.unique(), description: 'The environment the release passed in.']],
+            [type: 'choice', args: [name: 'TO', choices: pairs.collect { it[1] }.unique(), description: 'The environment to promote into; with ACTION=rollback, the one to roll back.']],
+            [type: 'string', args: [name: 'APP', defaultValue: '', trim: true, description: 'The app to promote; empty with ALL.']],
+            [type: 'string', args: [name: 'DIGEST', defaultValue: '', trim: true, description: 'The image digest (sha256:...) that passed in FROM; with ACTION=rollback, the release to return to.']],
+            [type: 'booleanParam', args: [name: 'ALL', defaultValue: false, description: 'Promote every app of FROM whose release differs from TO\'s.']],
+            [type: 'booleanParam', args: [name: 'HOTFIX', defaultValue: false, description: 'Use the target\'s shorter hotfix soak; every other gate still holds.']],
+            [type: 'string', args: [name: 'REQUESTED_BY', defaultValue: '', trim: true, description: 'Who asked, for the record; stepper learns who promotes from the build\'s causes.']],
+            [type: 'choice', args: [name: 'ACTION', choices: ACTIONS, description: 'promote, or rollback (as stepper rollback sends it).']],
+            [type: 'string', args: [name: 'REASON', defaultValue: '', trim: true, description: 'Why, for ACTION=rollback.']],
+        ]
+        List<String> named = out.collect { it.args.name as String }
+        for (Map.Entry e in (landing ?: [:]).entrySet()) {
+            if (!named.contains(e.key)) {
+                out << [type: 'string', args: [name: e.key, defaultValue: e.value as String, trim: true, description: 'Sent by stepper (land.parameters).']]
+            }
+        }
+        return out
+    }
+
+    /** apps are the apps a promotion moved: the one asked for, or with ALL each release of promote's result. */
+    @NonCPS
+    static List<String> apps(Map r, Map promoted) {
+        if (!r.all) {
+            return [(String) r.app]
+        }
+        return ((List) (promoted?.details?.releases ?: [])).collect { it.app as String }
+    }
+
     /** question is what the input step asks. */
     @NonCPS
     static String question(Map r) {
