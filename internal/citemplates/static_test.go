@@ -287,10 +287,22 @@ func TestJobWiring(t *testing.T) {
 			if j.Interruptible == nil {
 				t.Errorf("%s: interruptible is not set", where)
 			}
-			if j.Artifacts.When != "always" || len(j.Artifacts.Paths) != 1 || !strings.HasSuffix(j.Artifacts.Paths[0], ".json") {
-				t.Errorf("%s: artifacts %+v; want the result file, when: always (it is the audit record of a failure too)", where, j.Artifacts)
-			}
+			// The result file first, then the JUnit and Code Quality reports,
+			// kept to be browsed; when: always, since a failure's result is
+			// its audit record.
 			cmd := j.Script[0]
+			want := []string{""}
+			if len(j.Artifacts.Paths) > 0 {
+				want[0] = j.Artifacts.Paths[0]
+			}
+			for _, report := range []string{"junit", "codequality"} {
+				if file, ok := j.Artifacts.Reports[report]; ok {
+					want = append(want, file)
+				}
+			}
+			if j.Artifacts.When != "always" || !strings.HasSuffix(want[0], ".json") || !slices.Equal(j.Artifacts.Paths, want) {
+				t.Errorf("%s: artifacts %+v; want paths %v, when: always", where, j.Artifacts, want)
+			}
 			for report, file := range j.Artifacts.Reports {
 				flag := map[string]string{"dotenv": "--dotenv ", "junit": "--junit ", "codequality": "--code-quality "}[report]
 				if flag == "" || !strings.Contains(cmd, flag+file) {
