@@ -29,7 +29,7 @@ pins=(
   "crane           v0.22.1   goinstall:github.com/google/go-containerregistry/cmd/crane"
   "kube-score      v1.20.0   goinstall:github.com/zegl/kube-score/cmd/kube-score"
   "gitlab-ci-local 4.73.0    npm:gitlab-ci-local"
-  "debian          bookworm  apt:docker-registry groovy openjdk-17-jre-headless buildah podman runc rsync git time libxml2-utils"
+  "debian          bookworm  apt:docker-registry groovy openjdk-17-jre-headless buildah podman runc rsync git time libxml2-utils chromium-headless-shell"
 )
 
 log() { printf '[tools] %s\n' "$*" >&2; }
