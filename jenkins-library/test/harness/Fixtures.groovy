@@ -24,6 +24,8 @@ class Fixtures {
         'gitlab-token'    : [type: 'string', secret: 'CANARY-gitlab-token-51f7'],
         'jenkins-api'     : [type: 'usernamePassword', username: 'stepper-bot', password: 'CANARY-jenkins-token-c3d9'],
         'dsf-git'         : [type: 'usernamePassword', username: 'oauth2', password: 'CANARY-git-token-66b0'],
+        'flux-deploy-key' : [type: 'sshUserPrivateKey', content: '-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-ssh-key-7a3c\n-----END OPENSSH PRIVATE KEY-----\n'],
+        'docker-config'   : [type: 'file', fileName: 'config.json', content: '{"auths":{"docker.io":{"auth":"CANARY-docker-auth-1f9b"}}}'],
         'prod-kubeconfig' : [type: 'file', fileName: 'kubeconfig', content: 'apiVersion: v1\nusers: [{name: u, user: {token: CANARY-kube-token-2d8e}}]\n'],
     ].asImmutable()
 
@@ -67,7 +69,7 @@ class Fixtures {
     static void assertNoSecrets(Harness h) {
         Set<String> secrets = new LinkedHashSet<String>(h.secrets)
         CREDENTIALS.values().each { c -> [c.secret, c.password, c.content?.trim()].findAll { it }.each { secrets << it } }
-        secrets.addAll(['CANARY-signing-key-8c1f', 'CANARY-kube-token-2d8e'])
+        secrets.addAll(['CANARY-signing-key-8c1f', 'CANARY-kube-token-2d8e', 'CANARY-ssh-key-7a3c', 'CANARY-docker-auth-1f9b'])
         for (String s in secrets) {
             h.shCalls().each { c ->
                 assertFalse("secret ${s.take(12)}… in the command line ${c.script}", c.script.contains(s))

@@ -209,6 +209,7 @@ class Harness {
             file               : { Map a -> [binding: 'file'] + a },
             usernamePassword   : { Map a -> [binding: 'usernamePassword'] + a },
             gitUsernamePassword: { Map a -> [binding: 'gitUsernamePassword'] + a },
+            sshUserPrivateKey  : { Map a -> [binding: 'sshUserPrivateKey'] + a },
             choice             : { Map a -> [parameter: 'choice'] + a },
             booleanParam       : { Map a -> [parameter: 'booleanParam'] + a },
             parameters         : { List l -> [property: 'parameters', definitions: l] },
@@ -396,6 +397,15 @@ class Harness {
                     f.text = cred.content
                     files << dir
                     vars[b.variable] = f.absolutePath
+                    secrets << cred.content.trim()
+                    break
+                case 'sshUserPrivateKey':
+                    File dir = new File(workspace.absolutePath + '@tmp', "secretFiles/${UUID.randomUUID()}")
+                    dir.mkdirs()
+                    File f = new File(dir, 'ssh-key')
+                    f.text = cred.content
+                    files << dir
+                    vars[b.keyFileVariable] = f.absolutePath
                     secrets << cred.content.trim()
                     break
                 case 'usernamePassword':

@@ -29,6 +29,16 @@ class CredentialsTest {
     }
 
     @Test
+    void sshAndDockerConfigFilesAsTheirPaths() {
+        Map ids = [gitSsh: 'deploy-key', dockerConfig: 'docker-config']
+        assertEquals([[type: 'file', credentialsId: 'docker-config', variable: 'DOCKER_CONFIG_FILE'],
+                      [type: 'sshUserPrivateKey', credentialsId: 'deploy-key', keyFileVariable: 'GIT_SSH_KEY_FILE']], Credentials.bindings(ids))
+        assertEquals(['DOCKER_CONFIG_FILE', 'GIT_SSH_KEY_FILE'], Credentials.fileVariables(ids))
+        assertEquals(['STEPPER_REGISTRY_CREDENTIALS_DOCKER_CONFIG=/t/config.json', 'GIT_SSH_COMMAND=ssh -i /t/key -o IdentitiesOnly=yes'],
+            Credentials.fileReferences(ids, [DOCKER_CONFIG_FILE: '/t/config.json', GIT_SSH_KEY_FILE: '/t/key']))
+    }
+
+    @Test
     void noIdsBindNothing() {
         assertEquals([], Credentials.bindings(Credentials.NONE))
         assertEquals([], Credentials.references(null))
@@ -44,9 +54,9 @@ class CredentialsTest {
     @Test
     void everyReferenceNamesAStepperKeyVariable() {
         Credentials.KINDS.each { kind, k ->
-            ((Map) (k.refs ?: [:]) + (Map) (k.files ?: [:])).keySet().each { assertTrue("${kind}: ${it}", it.startsWith('STEPPER_')) }
+            ((Map) (k.refs ?: [:]) + (Map) (k.files ?: [:])).keySet().each { assertTrue("${kind}: ${it}", it.startsWith('STEPPER_') || it == 'GIT_SSH_COMMAND') }
             // the secret-holding variables must not look like stepper's own: STEPPER_* that names no key is warned about
-            [k.variable, k.usernameVariable, k.passwordVariable].findAll { it }.each { assertTrue("${kind}: ${it}", !it.startsWith('STEPPER_')) }
+            [k.variable, k.usernameVariable, k.passwordVariable, k.keyFileVariable].findAll { it }.each { assertTrue("${kind}: ${it}", !it.startsWith('STEPPER_')) }
         }
     }
 }

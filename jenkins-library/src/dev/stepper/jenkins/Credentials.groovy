@@ -19,8 +19,10 @@ class Credentials implements Serializable {
     /**
      * Every kind: the Jenkins credential type, the variables the binding
      * fills, and the stepper.yaml keys that reference them (as the
-     * STEPPER_<KEY_PATH> variable that sets the key). A file reference's
-     * path is known only inside the block.
+     * STEPPER_<KEY_PATH> variable that sets the key). A file's path is
+     * known only inside the block: files maps a variable to the bound
+     * variable whose path it takes, as file://PATH, or to [variable,
+     * format] where the path fills the format's %s.
      */
     static final Map KINDS = [
         // Secret file: the cosign private key that signs images (signing.key).
@@ -44,12 +46,21 @@ class Credentials implements Serializable {
         // Username with password: a Jenkins user and API token, to trigger promotion jobs (jenkins.user, jenkins.token).
         jenkins         : [type: 'usernamePassword', usernameVariable: 'JENKINS_USER', passwordVariable: 'JENKINS_TOKEN',
                            refs: [STEPPER_JENKINS_USER: 'JENKINS_USER', STEPPER_JENKINS_TOKEN: 'JENKINS_TOKEN']],
-        // Username with password for the desired-state repository: the git plugin's gitUsernamePassword
-        // binding sets GIT_ASKPASS, one of the few variables stepper hands to git.
+        // Secret file: a Docker config.json to log in to the registry with, instead (registry.credentials.dockerConfig).
+        dockerConfig    : [type: 'file', variable: 'DOCKER_CONFIG_FILE',
+                           files: [STEPPER_REGISTRY_CREDENTIALS_DOCKER_CONFIG: ['DOCKER_CONFIG_FILE', '%s']]],
+        // Username with password for the desired-state repository over HTTPS: the git plugin's
+        // gitUsernamePassword binding sets GIT_ASKPASS, one of the few variables stepper hands to git.
         git             : [type: 'gitUsernamePassword'],
+        // SSH private key for the desired-state repository over SSH: GIT_SSH_COMMAND, which stepper hands to git.
+        gitSsh          : [type: 'sshUserPrivateKey', keyFileVariable: 'GIT_SSH_KEY_FILE',
+                           files: [GIT_SSH_COMMAND: ['GIT_SSH_KEY_FILE', 'ssh -i %s -o IdentitiesOnly=yes']]],
         // Secret file: the kubeconfig of the cluster deploy --apply, smoke-test and rollback --apply use.
         kubeconfig      : [type: 'file', variable: 'KUBECONFIG'],
     ].asImmutable()
+
+    /** The arguments a binding takes that name variables. */
+    static final List<String> ARGS = ['variable', 'usernameVariable', 'passwordVariable', 'keyFileVariable'].asImmutable()
 
     /** NONE binds nothing: every kind, no id. */
     static final Map NONE = KINDS.keySet().collectEntries { [(it): null] }.asImmutable()
@@ -65,7 +76,7 @@ class Credentials implements Serializable {
             }
             Map kind = (Map) k.value
             Map b = [type: kind.type, credentialsId: id]
-            for (String arg in ['variable', 'usernameVariable', 'passwordVariable']) {
+            for (String arg in ARGS) {
                 if (kind[arg]) {
                     b[arg] = kind[arg]
                 }
@@ -95,7 +106,9 @@ class Credentials implements Serializable {
         List<String> out = []
         for (Map.Entry k in KINDS.entrySet()) {
             if (ids && ids[k.key]) {
-                out.addAll(((Map) (k.value.files ?: [:])).values())
+                for (Object f in ((Map) (k.value.files ?: [:])).values()) {
+                    out << (String) (f instanceof List ? ((List) f)[0] : f)
+                }
             }
         }
         return out
@@ -108,7 +121,8 @@ class Credentials implements Serializable {
         for (Map.Entry k in KINDS.entrySet()) {
             if (ids && ids[k.key]) {
                 for (Map.Entry f in ((Map) (k.value.files ?: [:])).entrySet()) {
-                    out << "${f.key}=file://${paths[f.value]}".toString()
+                    List spec = f.value instanceof List ? (List) f.value : [f.value, 'file://%s']
+                    out << "${f.key}=${String.format((String) spec[1], paths[spec[0]])}".toString()
                 }
             }
         }
@@ -130,7 +144,7 @@ class Credentials implements Serializable {
     static List<String> variables(Map ids) {
         List<String> out = []
         for (Map b in bindings(ids)) {
-            for (String arg in ['variable', 'usernameVariable', 'passwordVariable']) {
+            for (String arg in ARGS) {
                 if (b[arg]) {
                     out << (String) b[arg]
                 }

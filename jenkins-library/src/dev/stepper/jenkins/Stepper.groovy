@@ -134,7 +134,7 @@ class Stepper implements Serializable {
     /** binding is the Jenkins binding of one spec of Credentials.bindings. */
     def binding(Map spec) {
         Map args = [credentialsId: spec.credentialsId]
-        for (String k in ['variable', 'usernameVariable', 'passwordVariable']) {
+        for (String k in Credentials.ARGS) {
             if (spec[k]) {
                 args[k] = spec[k]
             }
@@ -144,6 +144,7 @@ class Stepper implements Serializable {
             case 'string': return steps.string(args)
             case 'usernamePassword': return steps.usernamePassword(args)
             case 'gitUsernamePassword': return steps.gitUsernamePassword(args)
+            case 'sshUserPrivateKey': return steps.sshUserPrivateKey(args)
         }
         steps.error("stepper: no binding for credentials of type ${spec.type}")
     }
