@@ -93,3 +93,25 @@ version = "1.0.0"
 		})
 	}
 }
+
+// A reference inside a value ($MAX_HEAP in -Xmx$MAX_HEAP) stays a
+// reference through a promotion: copying it unchanged changes nothing, and
+// copying a changed value writes the reference, never a literal $$.
+func TestPromotionKeepsReferencesInsideValues(t *testing.T) {
+	dsf := func(opts string) []byte {
+		return []byte("apps:\n  a:\n    namespace: ns\n    enabled: true\n    chart: charts/a\n    version: 1.0.0\n    set:\n      env.JAVA_OPTS: \"" + opts + "\"\n      price.label: \"costs $$5\"\n")
+	}
+	from := mustOpen(t, HelmsmanYAML, "from.yaml", dsf("-Xmx$MAX_HEAP"))
+	to := mustOpen(t, HelmsmanYAML, "to.yaml", dsf("-Xmx$MAX_HEAP"))
+	if changed, err := CopyRelease(from, to, "a", DefaultKeys()); err != nil || changed {
+		t.Fatalf("copying the same values: changed %v, %v\n%s", changed, err, to.Files()["to.yaml"])
+	}
+	from = mustOpen(t, HelmsmanYAML, "from.yaml", dsf("-Xmx$MAX_HEAP -Dtrace=on"))
+	if changed, err := CopyRelease(from, to, "a", DefaultKeys()); err != nil || !changed {
+		t.Fatalf("copying a changed value: changed %v, %v", changed, err)
+	}
+	out := string(to.Files()["to.yaml"])
+	if !strings.Contains(out, `"-Xmx${MAX_HEAP} -Dtrace=on"`) || strings.Contains(out, "$$MAX_HEAP") || !strings.Contains(out, `"costs $$5"`) {
+		t.Errorf("the reference did not survive the copy:\n%s", out)
+	}
+}

@@ -3,6 +3,7 @@ package desiredstate
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -190,11 +191,45 @@ func escapeDollars(v string) string {
 	return b.String()
 }
 
-func unescapeDollars(v string) string { return strings.ReplaceAll(v, "$$", "$") }
+// unescapeDollars reads a values key as the chart receives it: $$ is a
+// literal $, and a reference stays a reference, braced when it sits inside
+// other text ($MAX_HEAP in -Xmx$MAX_HEAP reads as ${MAX_HEAP}), so that
+// escapeDollars writes it back as a reference and never as a literal. A
+// value that is exactly $NAME reads as it is.
+func unescapeDollars(v string) string {
+	if !strings.Contains(v, "$") || envRefRE.MatchString(v) {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] != '$' {
+			b.WriteByte(v[i])
+			continue
+		}
+		switch rest := v[i:]; {
+		case strings.HasPrefix(rest, "$$"):
+			b.WriteByte('$')
+			i++
+		case bracedRefRE.MatchString(rest):
+			m := bracedRefRE.FindString(rest)
+			b.WriteString(m)
+			i += len(m) - 1
+		default:
+			if m := bareRefRE.FindString(rest); m != "" {
+				b.WriteString("${" + m[1:] + "}")
+				i += len(m) - 1
+				continue
+			}
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
+}
 
 var (
 	envRefRE    = regexp.MustCompile(`^(\$[A-Za-z_][A-Za-z0-9_]*|\$\{[A-Za-z_][A-Za-z0-9_-]*\})$`)
 	bracedRefRE = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_-]*\}`)
+	bareRefRE   = regexp.MustCompile(`^\$[A-Za-z_][A-Za-z0-9_]*`)
 )
 
 // escapedChanges escapes the values of values-key changes (see
@@ -240,6 +275,14 @@ func (d *helmsmanDoc) SetValues(app string, values map[string]string) (bool, err
 	changes, err := valueChanges(app, values)
 	if err != nil {
 		return false, err
+	}
+	if raw, err := d.raw(app); err == nil {
+		// A value that already reads as the one asked for is left as it
+		// is written ($NAME stays $NAME, not ${NAME}).
+		changes = slices.DeleteFunc(changes, func(c change) bool {
+			s := valueScalar(raw, c.key)
+			return c.key != "" && !c.unset && s != nil && unescapeDollars(s.value) == c.value
+		})
 	}
 	return d.edit(app, escapedChanges(changes))
 }
