@@ -298,7 +298,7 @@ func (c *internalChain) intoPreprod(t *testing.T) {
 	}
 	c.landedOn(t, "master", before, "preprod/dsf.yaml")
 	mr := c.theMergeRequest(t)
-	assertContains(t, "the merge request's description", mr.Description, "promote **careplan** from exttest", c.cp.digest)
+	assertContains(t, "the merge request's description", mr.Description, "promote **careplan** in preprod from exttest", c.cp.digest)
 	for _, label := range []string{"stepper", "promotion", "env::preprod"} {
 		if !slices.Contains(mr.Labels, label) {
 			t.Errorf("merge request labels %v lack %s", mr.Labels, label)
@@ -310,10 +310,10 @@ func (c *internalChain) intoPreprod(t *testing.T) {
 
 	waiting := c.questionnaire.as("sara").startPromote(t, "--from", "exttest", "--wait", "--wait-timeout", "2m")
 	waitUntil(t, "the merge request lists questionnaire's promotion", func() bool {
-		return strings.Contains(c.theMergeRequest(t).Description, "promote **questionnaire** from exttest")
+		return strings.Contains(c.theMergeRequest(t).Description, "promote **questionnaire** in preprod from exttest")
 	})
 	mr = c.theMergeRequest(t)
-	assertContains(t, "the updated merge request", mr.Description, "promote **careplan** from exttest", "promote **questionnaire** from exttest", c.qn.digest)
+	assertContains(t, "the updated merge request", mr.Description, "promote **careplan** in preprod from exttest", "promote **questionnaire** in preprod from exttest", c.qn.digest)
 	// A smoke test of preprod while the merge request is open tests what
 	// preprod ran before: the release reaches it with the merge.
 	c.careplan.smokeTest(t, "preprod", c.cp.result)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stepper-cd/stepper/internal/desiredstate"
@@ -212,7 +213,7 @@ func (l *Lander) ownBranch(ctx context.Context, s Spec, r Route, target string, 
 	for _, t := range ch.releases() {
 		entries = append(entries, release.Entry{Trailers: t})
 	}
-	desc := describe(s, entries, out.Diff)
+	desc := describe(fmt.Sprintf("Changes the desired state of **%s**:", s.Env), entries, out.Diff)
 	if ch.Description != "" {
 		desc = ch.Description + diffBlock(out.Diff)
 	}
@@ -261,14 +262,20 @@ func (l *Lander) sharedBranch(ctx context.Context, s Spec, r Route, target strin
 		logging.From(ctx).Info().Str(logging.Env, s.Env).Msgf("%s already holds everything on %s; no merge request", target, r.SourceBranch)
 		return out, nil
 	}
-	desc := describe(s, entries, "")
+	desc := describe(fmt.Sprintf("Merging %s into %s lands these releases:", r.SourceBranch, target), entries, "")
 	if others > 0 {
 		desc = strings.Replace(desc, "\n_Opened by stepper._", fmt.Sprintf("\nAnd %d other commit(s) not made by stepper.\n\n_Opened by stepper._", others), 1)
 	}
 	title := fmt.Sprintf("%s: %d pending change(s) from %s", s.Env, len(pending), r.SourceBranch)
+	var changes []gitlab.Change
+	if ch.Description != "" {
+		// This change's own record (a promotion's evidence table) stays in
+		// the description beside the earlier ones the merge request holds.
+		changes = []gitlab.Change{{Key: changeKey(s.Env, ch), Markdown: ch.Description}}
+	}
 	mr, err := l.MRs.EnsureMergeRequest(ctx, gitlab.MergeRequest{
 		Project: r.Project, SourceBranch: r.SourceBranch, TargetBranch: target,
-		Title: title, Description: desc, Labels: ch.Labels, Reviewers: ch.Reviewers,
+		Title: title, Description: desc, Labels: ch.Labels, Reviewers: ch.Reviewers, Changes: changes,
 	})
 	if err != nil {
 		return out, err
@@ -338,12 +345,23 @@ func message(ch Change) gitrepo.Message {
 	return gitrepo.Message{Subject: ch.Subject, Body: ch.Body, Trailers: release.ListAll(ch.releases())}
 }
 
-// describe is a merge request's description: every release it proposes.
-func describe(s Spec, entries []release.Entry, diff string) string {
+// changeKey names a change among the entries of a shared merge request:
+// the environment and its app (or apps).
+func changeKey(env string, ch Change) string {
+	key := env + "/" + ch.App
+	if len(ch.More) > 0 {
+		key += "+" + strconv.Itoa(len(ch.More))
+	}
+	return key
+}
+
+// describe is a merge request's description: every release it proposes,
+// under intro.
+func describe(intro string, entries []release.Entry, diff string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Changes the desired state of **%s**:\n\n", s.Env)
+	fmt.Fprintf(&b, "%s\n\n", intro)
 	for _, e := range entries {
-		fmt.Fprintf(&b, "- %s **%s**", e.Action, e.App)
+		fmt.Fprintf(&b, "- %s **%s** in %s", e.Action, e.App, e.Env)
 		if e.From != "" {
 			fmt.Fprintf(&b, " from %s", e.From)
 		}

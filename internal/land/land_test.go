@@ -200,7 +200,11 @@ func TestSharedMergeRequestListsEveryPendingChange(t *testing.T) {
 	route := land.Route{Via: land.ViaMergeRequest, SourceBranch: "master", TargetBranch: "prod", Project: "vendor-x/desired-state"}
 	api := release.Ref{Repository: "registry.example/vendor/api", Tag: "2.0.0", Digest: digest('c')}
 	web := release.Ref{Repository: "registry.example/vendor/web", Tag: "8", Digest: digest('d')}
-	for _, c := range []land.Change{change("api", api, time.Now()), change("web", web, time.Now())} {
+	withRecord := func(c land.Change) land.Change {
+		c.Description = "evidence of " + c.App
+		return c
+	}
+	for _, c := range []land.Change{withRecord(change("api", api, time.Now())), withRecord(change("web", web, time.Now()))} {
 		got, err := f.lander.Land(t.Context(), f.spec, route, c)
 		if err != nil {
 			t.Fatal(err)
@@ -213,7 +217,9 @@ func TestSharedMergeRequestListsEveryPendingChange(t *testing.T) {
 	if len(mrs) != 1 || mrs[0].SourceBranch != "master" || mrs[0].TargetBranch != "prod" {
 		t.Fatalf("merge requests: %+v", mrs)
 	}
-	for _, want := range []string{api.String(), web.String(), "2 pending"} {
+	// Each change's own record (a promotion's evidence) stays, the first's
+	// beside the second's.
+	for _, want := range []string{api.String(), web.String(), "2 pending", "evidence of api", "evidence of web", "in exttest"} {
 		if !strings.Contains(mrs[0].Description+mrs[0].Title, want) {
 			t.Errorf("merge request lacks %q:\n%s\n%s", want, mrs[0].Title, mrs[0].Description)
 		}
