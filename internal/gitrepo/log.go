@@ -171,10 +171,12 @@ func (r *Repo) Landed(ctx context.Context, commits []Commit) (map[string]time.Ti
 		return nil, fmt.Errorf("git log --first-parent in %s: %w", r.dir, err)
 	}
 	chain := map[string]time.Time{}
+	var order []string // the first-parent line, newest first
 	for _, line := range strings.Split(text, "\n") {
 		if sha, secs, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
 			if n, err := strconv.ParseInt(secs, 10, 64); err == nil {
 				chain[sha] = time.Unix(n, 0)
+				order = append(order, sha)
 			}
 		}
 	}
@@ -184,13 +186,20 @@ func (r *Repo) Landed(ctx context.Context, commits []Commit) (map[string]time.Ti
 			continue
 		}
 		out[c.SHA] = c.Time
-		list, err := r.git(ctx, "", "rev-list", "--first-parent", "--ancestry-path", "--reverse", c.SHA+"..HEAD")
+		// The oldest commit of the first-parent line that descends from c
+		// is the merge that brought it in.
+		list, err := r.git(ctx, "", "rev-list", "--ancestry-path", c.SHA+"..HEAD")
 		if err != nil {
 			continue // beyond the shallow history: its own time
 		}
-		first, _, _ := strings.Cut(strings.TrimSpace(list), "\n")
-		if t, ok := chain[first]; ok {
-			out[c.SHA] = t
+		descends := map[string]bool{}
+		for _, sha := range strings.Fields(list) {
+			descends[sha] = true
+		}
+		for _, sha := range order {
+			if descends[sha] {
+				out[c.SHA] = chain[sha]
+			}
 		}
 	}
 	return out, nil

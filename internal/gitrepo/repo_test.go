@@ -614,6 +614,11 @@ func TestLandedIsTheMergeTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	git("@1767225600 +0000", "commit", "-q", "-am", "deploy api v2 to qa") // 2026-01-01
+	if err := os.WriteFile(filepath.Join(work, "README"), []byte("a second commit on the branch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git("@1767225700 +0000", "add", "README")
+	git("@1767225700 +0000", "commit", "-q", "-m", "another change on the same branch")
 	git("@1767225600 +0000", "checkout", "-q", "master")
 	git("@1769904000 +0000", "merge", "-q", "--no-ff", "-m", "Merge branch stepper/qa/api", "stepper/qa/api") // 2026-02-01
 	git("@1769904000 +0000", "push", "-q", "origin", "master")
