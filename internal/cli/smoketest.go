@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -115,7 +116,7 @@ func (a statementAttester) Attest(ctx context.Context, img name.Digest, st signi
 // that the next apply does not roll the failed release out again.
 func (c *SmokeTestCmd) rollBack(ctx context.Context, rt *Runtime, cfg *config.Config, clients *Clients, env *config.Environment, ns string, cluster bool, reason string) (string, error) {
 	job := rollback.Job{
-		Options: rollback.Options{Env: env.Name, App: c.App, Reason: reason, Namespace: ns, Kubeconfig: c.Kubeconfig, KubeContext: c.KubeContext, Timeout: c.Timeout, Depth: 200},
+		Options: rollback.Options{Env: env.Name, App: c.App, Reason: reason, Namespace: ns, Kubeconfig: c.Kubeconfig, KubeContext: c.KubeContext, Timeout: max(c.Timeout, 10*time.Minute), Depth: 200},
 		Config:  cfg, Env: env, Started: rt.Result.StartedAt, Actor: rt.CI.User, PipelineURL: rt.CI.PipelineURL,
 		Owner: orDefault(ci.JobIdentity(rt.Environ), rt.CI.User), OwnerURL: rt.CI.JobURL,
 	}

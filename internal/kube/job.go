@@ -33,7 +33,7 @@ func (w *Waiter) RunJob(ctx context.Context, namespace string, job map[string]an
 		return exit.Usagef("run %s %s: not a Job", u.GetKind(), u.GetName())
 	}
 	name := u.GetName()
-	suffix := "-" + strconv.FormatInt(time.Now().Unix(), 36)
+	suffix := "-" + strconv.FormatInt(time.Now().UnixNano(), 36)[4:]
 	if len(name)+len(suffix) > 63 {
 		name = name[:63-len(suffix)]
 	}

@@ -37,11 +37,13 @@ type Images interface {
 // it by the environment's route.
 func (s *Step) gitops(ctx context.Context, job Job) (*Outcome, error) {
 	env := job.Env
-	if env.Land.Via == config.ViaJenkins {
-		return nil, exit.Usagef("environment %s takes releases through the Jenkins job %q, not a desired-state edit: use stepper promote", env.Name, env.Land.Job)
-	}
+	// The chain first: a deploy past its first environment is refused the
+	// same way whatever route that environment takes, and names promote.
 	if err := directDeployAllowed(job.Config, env); err != nil {
 		return nil, err
+	}
+	if env.Land.Via == config.ViaJenkins {
+		return nil, exit.Usagef("environment %s takes releases through the Jenkins job %q, not a desired-state edit: use stepper promote", env.Name, env.Land.Job)
 	}
 	ds := env.DesiredState
 	if ds.Repo == "" || ds.Path == "" {

@@ -336,7 +336,7 @@ func (s *Step) checkGates(ctx context.Context, job Job, out *Outcome) error {
 func evidenceOf(results []gate.Result, app string) string {
 	var refs []string
 	for _, r := range results {
-		if r.App == app && r.Passed && r.Evidence != "" && r.Gate != config.GateSigned {
+		if r.App == app && r.Passed && r.Evidence != "" && r.Gate != config.GateSigned && !slices.Contains(refs, r.Evidence) {
 			refs = append(refs, r.Evidence)
 		}
 	}

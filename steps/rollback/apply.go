@@ -47,12 +47,16 @@ func (s *Step) apply(ctx context.Context, job Job) (*Outcome, error) {
 	if err != nil {
 		return out, exit.Failedf("rollback %s: the current revision %d's manifest does not parse: %v", job.App, cur.Revision, err)
 	}
-	targetObjs, err := manifestObjects(target.Manifest)
+	targetObjs, err := manifestObjects(target.Manifest, target.Hooks)
 	if err != nil {
 		return out, exit.Failedf("rollback %s: revision %d's manifest does not parse: %v", job.App, target.Revision, err)
 	}
 	out.From, out.To, out.Chart = firstImage(curObjs), firstImage(targetObjs), target.ChartVersion
 	out.Reverts = fmt.Sprintf("revision %d", cur.Revision)
+	if byTag := unpinned(targetObjs); len(byTag) > 0 {
+		return out, exit.Failedf("rollback %s/%s to revision %d refused: it runs %s by tag only, so what it would start cannot be verified (the apply job installs only images pinned by a signed digest); roll back to a revision that pins its images, or with helm rollback by hand after checking them",
+			ns, job.App, target.Revision, strings.Join(byTag, ", "))
+	}
 	for _, img := range images(targetObjs) {
 		results, err := s.Gates.Check(ctx, gate.Want{
 			Release: gate.Release{App: job.App, Image: img}, Env: job.Env.Name,
@@ -66,10 +70,12 @@ func (s *Step) apply(ctx context.Context, job Job) (*Outcome, error) {
 	if err := gate.Refusal(fmt.Sprintf("rollback %s/%s to revision %d", ns, job.App, target.Revision), out.Gates); err != nil {
 		return out, err
 	}
-	values := map[string]string{}
-	flatten("", cur.Values, values)
+	undone, err := between(hist, target.Revision, job.Config.Migrations.ValuesKeys)
+	if err != nil {
+		return out, err
+	}
 	out.Migrations = &Migration{}
-	if err := s.decide(ctx, job, out.Migrations, inspected{values: values, objects: curObjs}, out.From, out.To); err != nil {
+	if err := s.decide(ctx, job, out.Migrations, undone, out.From, out.To); err != nil {
 		return out, err
 	}
 	if job.DryRun {
@@ -165,4 +171,43 @@ func walkImages(v any, f func(string)) {
 			walkImages(c, f)
 		}
 	}
+}
+
+// between is what every revision after target up to the current one shows
+// about migrations: a migration any of them ran is undone by the rollback,
+// not only one in the current revision. The current revision's objects
+// come first, so its down Job is the one found.
+func between(hist []*helm.ReleaseResult, target int, keys []string) (inspected, error) {
+	in := inspected{values: map[string]string{}}
+	for i := len(hist) - 1; i >= 0 && hist[i].Revision > target; i-- {
+		r := hist[i]
+		objs, err := manifestObjects(r.Manifest, r.Hooks)
+		if err != nil {
+			return in, exit.Failedf("release %s/%s: revision %d's manifest does not parse: %v", r.Namespace, r.Release, r.Revision, err)
+		}
+		in.objects = append(in.objects, objs...)
+		values := map[string]string{}
+		flatten("", r.Values, values)
+		for _, k := range keys {
+			if v, ok := values[k]; ok && truthy(v) {
+				if _, seen := in.values[k]; !seen {
+					in.values[k] = v
+				}
+			}
+		}
+	}
+	return in, nil
+}
+
+// unpinned are the images objs run by tag only.
+func unpinned(objs []map[string]any) []string {
+	var out []string
+	for _, o := range objs {
+		walkImages(o, func(s string) {
+			if _, err := release.ParsePinned(s); err != nil && !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		})
+	}
+	return out
 }
