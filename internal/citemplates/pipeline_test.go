@@ -363,11 +363,13 @@ func checkDotenvReports(t *testing.T, p *project) {
 // run), which is why those take the build job's result, which has no
 // report. promote takes the sign job's report on purpose: the names it
 // shares with promote's flags are --app and --digest, and hold this
-// pipeline's app and digest.
+// pipeline's app and digest. smoke-test takes it for $STEPPER_IMAGE_REF,
+// and always passes --image on its command line, which wins over
+// STEPPER_IMAGE.
 func checkDotenvHandOver(t *testing.T, p *project) {
 	t.Helper()
 	sign := p.dotenv(t, "stepper-sign", "stepper-sign.env")
-	for verb, allowed := range map[string][]string{"promote": {"STEPPER_APP", "STEPPER_DIGEST"}, "validate": nil, "deploy": nil} {
+	for verb, allowed := range map[string][]string{"promote": {"STEPPER_APP", "STEPPER_DIGEST"}, "smoke-test": {"STEPPER_APP", "STEPPER_IMAGE"}, "validate": nil, "deploy": nil} {
 		help, err := exec.Command(p.w.bin, verb, "--help").CombinedOutput()
 		if err != nil {
 			t.Fatalf("stepper %s --help: %v", verb, err)
@@ -381,7 +383,7 @@ func checkDotenvHandOver(t *testing.T, p *project) {
 		slices.Sort(shared)
 		switch {
 		case allowed != nil && !slices.Equal(shared, allowed):
-			t.Errorf("the sign job's dotenv report sets %v of promote's flags, want exactly %v", shared, allowed)
+			t.Errorf("the sign job's dotenv report sets %v of %s's flags, want exactly %v", shared, verb, allowed)
 		case allowed == nil && len(shared) == 0:
 			t.Logf("the sign job's dotenv report no longer sets flags of %s; its job could take the sign job's artifacts", verb)
 		case allowed == nil:
