@@ -80,7 +80,7 @@ func runGroovy(t *testing.T, only string, env ...string) {
 // TestGroovy runs every unit and pipeline test of the library (the
 // end-to-end run has its own test, TestPromotionJobEndToEnd).
 func TestGroovy(t *testing.T) {
-	runGroovy(t, "", "STEPPER_E2E=")
+	runGroovy(t, "")
 }
 
 func javaHome() string {

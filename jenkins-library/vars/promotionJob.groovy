@@ -88,10 +88,13 @@ def call(Map args = [:]) {
                 if (cfg.checkout) {
                     checkout scm
                 }
-                if (req.action == 'rollback') {
-                    rollbackRequested(cfg, common, req, record)
-                } else {
-                    promote(cfg, common, req, record)
+                // The approver, for stepper's records (ci.user, Stepper-Actor); stepper checks privilege from the build's causes.
+                withEnv(["STEPPER_TRIGGERED_BY=${record.approver}".toString()]) {
+                    if (req.action == 'rollback') {
+                        rollbackRequested(cfg, common, req, record)
+                    } else {
+                        promote(cfg, common, req, record)
+                    }
                 }
             }
         }

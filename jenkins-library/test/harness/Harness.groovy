@@ -82,16 +82,16 @@ class Harness {
     final Build currentBuild = new Build(this)
     final Map<String, List<String>> boundNow = [:]
 
-    Harness(File libDir) {
+    Harness(File libDir, File workspace = null) {
         this.libDir = libDir
-        this.workspace = File.createTempDir('harness-ws', '')
-        this.cwd = workspace
+        this.workspace = workspace ?: File.createTempDir('harness-ws', '')
+        this.cwd = this.workspace
         this.resourcesDir = new File(libDir, 'resources')
         GroovyClassLoader loader = new GroovyClassLoader(Harness.classLoader)
         loader.addClasspath(new File(libDir, 'src').absolutePath)
         this.shell = new GroovyShell(loader, binding)
         env.putAll([
-            WORKSPACE  : workspace.absolutePath,
+            WORKSPACE  : this.workspace.absolutePath,
             JOB_NAME   : 'test-job',
             BUILD_NUMBER: '1',
             BUILD_URL  : 'https://jenkins.example/job/test-job/1/',

@@ -30,6 +30,14 @@ class SettingsTest {
     }
 
     @Test
+    void aMapOfOtherSettingsTakesAnyKeyAndKeepsItsDefaults() {
+        Map d = [deploy: [rollbackOnFailure: true]]
+        assertEquals([], Settings.problems('promotionJob', d, [deploy: [timeout: '3m']]))
+        assertEquals([rollbackOnFailure: true, timeout: '3m'], Settings.merge(d, [deploy: [timeout: '3m']]).deploy)
+        assertEquals([rollbackOnFailure: false], Settings.merge(d, [deploy: [rollbackOnFailure: false]]).deploy)
+    }
+
+    @Test
     void aMapKeyTakesAMap() {
         List<String> p = Settings.problems('stepperDeploy', DEFAULTS, [credentials: 'harbor'])
         assertEquals(['stepperDeploy: credentials takes a map of registry, gitlab, not String'], p)

@@ -54,6 +54,8 @@ class PromotionJobTest {
         // everything that changes anything runs under the target's lock
         h.stepperCalls().findAll { !it.line.startsWith('stepper config') }.each { assertEquals(it.line, ['stepper-env-prod'], it.locks) }
         assertEquals(['acquired stepper-env-prod', 'released stepper-env-prod'], h.lockLog)
+        // the approver reaches stepper's records as STEPPER_TRIGGERED_BY (never its privilege check)
+        h.stepperCalls().findAll { !it.line.startsWith('stepper config') }.each { assertEquals(it.line, 'alice', it.env.STEPPER_TRIGGERED_BY) }
 
         // each run binds only what it needs: the kubeconfig never reaches promote, the Jenkins token never deploy
         Map bound = h.stepperCalls().collectEntries { [(it.line.tokenize(' ')[1]), it.bound] }

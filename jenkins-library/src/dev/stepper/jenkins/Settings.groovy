@@ -7,9 +7,10 @@ import com.cloudbees.groovy.cps.NonCPS
  *
  * A key the defaults do not name is refused, with the closest known one, so
  * a typo never silently does nothing. A map whose default names keys
- * (credentials, binary) merges key by key and refuses unknown keys the same
- * way; a map whose default is empty (set, buildArg) is the caller's own and
- * replaces the default, like lists and plain values.
+ * merges key by key; when the default names every key it takes, without
+ * values (credentials, binary), unknown keys in it are refused the same
+ * way. Other maps (a stage's extra settings, which the variable that takes
+ * them checks) and empty ones (set, buildArg) are the caller's own.
  */
 class Settings implements Serializable {
     private static final long serialVersionUID = 1L
@@ -50,7 +51,7 @@ class Settings implements Serializable {
                 continue
             }
             def d = defaults[key]
-            if (d instanceof Map && !((Map) d).isEmpty()) {
+            if (schema(d)) {
                 if (e.value != null && !(e.value instanceof Map)) {
                     out << "${step}: ${key} takes a map of ${d.keySet().join(', ')}, not ${e.value.getClass().simpleName}".toString()
                     continue
@@ -63,6 +64,12 @@ class Settings implements Serializable {
             }
         }
         return out
+    }
+
+    /** schema says a default map names every key it takes: no values, only keys. */
+    @NonCPS
+    static boolean schema(value) {
+        return value instanceof Map && !((Map) value).isEmpty() && ((Map) value).values().every { it == null }
     }
 
     @NonCPS
