@@ -2,7 +2,9 @@ package citemplates
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -375,4 +377,74 @@ func TestFourPhaseWiresTheComponents(t *testing.T) {
 	if len(seen) != len(verbs) {
 		t.Errorf("four-phase includes %v, want every verb %v", slices.Sorted(maps.Keys(seen)), verbs)
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite the inputs tables of ci-templates/README.md from the templates")
+
+// The README's inputs tables are the templates' spec headers: every input
+// with its type, default and description. `go test -run
+// TestReadmeListsEveryInput -update` rewrites them.
+func TestReadmeListsEveryInput(t *testing.T) {
+	var b strings.Builder
+	for _, name := range append(slices.Clone(verbs), "four-phase") {
+		tpl := loadTemplate(t, name)
+		fmt.Fprintf(&b, "\n### `%s`\n\n| input | type | default | description |\n|---|---|---|---|\n", name)
+		for _, in := range inputOrder(t, name) {
+			i := tpl.inputs[in]
+			def := "required"
+			if i.Default != nil {
+				j, _ := json.Marshal(i.Default)
+				def = "`" + strings.Trim(string(j), `"`) + "`"
+				if s, ok := i.Default.(string); ok {
+					def = "`" + s + "`"
+					if s == "" {
+						def = "empty"
+					}
+				}
+			}
+			typ := i.Type
+			if len(i.Options) > 0 {
+				typ += fmt.Sprintf(" (%v)", i.Options)
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", in, typ, strings.ReplaceAll(def, "|", `\|`), strings.ReplaceAll(i.Description, "|", `\|`))
+		}
+	}
+	path := filepath.Join("..", "..", "ci-templates", "README.md")
+	readme, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- inputs:begin -->\n", "<!-- inputs:end -->"
+	head, rest, ok1 := strings.Cut(string(readme), begin)
+	_, tail, ok2 := strings.Cut(rest, end)
+	if !ok1 || !ok2 {
+		t.Fatalf("%s has no %q ... %q section", path, begin, end)
+	}
+	want := head + begin + strings.TrimPrefix(b.String(), "\n") + "\n" + end + tail
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if want != string(readme) {
+		t.Errorf("the inputs tables of %s differ from the templates; run go test ./internal/citemplates -run TestReadmeListsEveryInput -update", path)
+	}
+}
+
+// inputOrder is the order the template's spec declares its inputs in.
+func inputOrder(t *testing.T, name string) []string {
+	t.Helper()
+	raw, _ := os.ReadFile(filepath.Join(templatesDir, name+".yml"))
+	header, _, _ := bytes.Cut(raw, []byte("\n---\n"))
+	var doc yaml.Node
+	if err := yaml.Unmarshal(header, &doc); err != nil {
+		t.Fatal(err)
+	}
+	inputs := doc.Content[0].Content[1].Content[1] // spec: {inputs: {...}}
+	var names []string
+	for i := 0; i < len(inputs.Content); i += 2 {
+		names = append(names, inputs.Content[i].Value)
+	}
+	return names
 }
