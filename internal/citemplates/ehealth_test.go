@@ -54,7 +54,7 @@ type ehealth struct {
 }
 
 func newEHealth(t *testing.T) *ehealth {
-	w := newWorld(t)
+	w := newWorld(t, "vendor-x-ci")
 	e := &ehealth{world: w, kube: kube.Get(t).Kube, gitlab: testenv.StartFakeGitLab(t), jenkins: testenv.StartFakeJenkins(t), url: smokeApp(t)}
 	charts := chartRepository(t, map[string]string{"ehealth-spring-boot": "3.2.0", "ehealth-nginx": "1.8.0"})
 	var err error
@@ -208,7 +208,7 @@ func TestEHealthPipelines(t *testing.T) {
 	checkDotenvHandOver(t, e.p)
 	e.promoteThroughTheChain(t, digest)
 	e.rollBack(t, digest)
-	checkDotenvReports(t, e.p)
+	checkDotenvReports(t, e.p, verbs...)
 }
 
 // defaultBranch runs the default-branch pipeline and returns the digest it

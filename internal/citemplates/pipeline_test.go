@@ -328,8 +328,8 @@ const (
 )
 
 // checkDotenvReports checks every dotenv report the project's pipelines
-// left against GitLab's default limits, and that each verb's was seen.
-func checkDotenvReports(t *testing.T, p *project) {
+// left against GitLab's default limits, and that each of verbs' was seen.
+func checkDotenvReports(t *testing.T, p *project, verbs ...string) {
 	t.Helper()
 	reports, _ := filepath.Glob(filepath.Join(p.dir, ".gitlab-ci-local", "artifacts", "*", ".gitlab-ci-reports", "dotenv", "*"))
 	seen := map[string]bool{}

@@ -40,9 +40,10 @@ type world struct {
 	user, secret string // its only credentials
 }
 
-func newWorld(t *testing.T) *world {
+// newWorld starts the platform with a registry that only user may use.
+func newWorld(t *testing.T, user string) *world {
 	t.Helper()
-	w := &world{glci: testenv.RequireTool(t, "gitlab-ci-local"), home: t.TempDir(), user: "vendor-x-ci", secret: "test-only-registry-password"}
+	w := &world{glci: testenv.RequireTool(t, "gitlab-ci-local"), home: t.TempDir(), user: user, secret: "test-only-registry-password"}
 	for _, tool := range []string{"git", "rsync", "node", "docker-registry", "cosign", "helm"} {
 		testenv.RequireTool(t, tool)
 	}
