@@ -34,8 +34,6 @@ import groovy.transform.Field
     binary         : [:],
 ].asImmutable()
 
-/** The stepper settings every stage shares. */
-@Field static final List<String> COMMON = ['config', 'platformConfig', 'profile', 'configSet', 'logLevel', 'binary'].asImmutable()
 
 /** Which credential kinds each stage binds: the signing key only where it signs. */
 @Field static final Map<String, List<String>> BINDS = [
@@ -54,7 +52,7 @@ def call(Map args = [:]) {
         error(problems.join('\n'))
     }
     Map cfg = Settings.merge(DEFAULTS, args)
-    Map common = cfg.subMap(COMMON)
+    Map common = cfg.subMap(Stepper.RUN_KEYS)
     String agentLabel = cfg.agent ?: ''
     String signLabel = cfg.signAgent ?: agentLabel
     Map platform = [:]

@@ -38,8 +38,6 @@ import org.jenkinsci.plugins.workflow.steps.FlowInterruptedException
     binary         : [:],
 ].asImmutable()
 
-/** The stepper settings every run of the job shares. */
-@Field static final List<String> COMMON = ['config', 'platformConfig', 'profile', 'configSet', 'logLevel', 'binary'].asImmutable()
 
 def call(Map args = [:]) {
     List<String> problems = Settings.problems('promotionJob', DEFAULTS, args)
@@ -50,7 +48,7 @@ def call(Map args = [:]) {
     if (problems) {
         error(problems.join('\n'))
     }
-    Map common = cfg.subMap(COMMON)
+    Map common = cfg.subMap(Stepper.RUN_KEYS)
     Map platform = [:]
     List pairs = []
     stage('Parameters') {

@@ -391,21 +391,11 @@ class Harness {
                     secrets << cred.secret
                     break
                 case 'file':
-                    File dir = new File(workspace.absolutePath + '@tmp', "secretFiles/${UUID.randomUUID()}")
-                    dir.mkdirs()
-                    File f = new File(dir, cred.fileName ?: 'secret')
-                    f.text = cred.content
-                    files << dir
-                    vars[b.variable] = f.absolutePath
+                    vars[b.variable] = secretFile(files, cred.fileName ?: 'secret', cred.content)
                     secrets << cred.content.trim()
                     break
                 case 'sshUserPrivateKey':
-                    File dir = new File(workspace.absolutePath + '@tmp', "secretFiles/${UUID.randomUUID()}")
-                    dir.mkdirs()
-                    File f = new File(dir, 'ssh-key')
-                    f.text = cred.content
-                    files << dir
-                    vars[b.keyFileVariable] = f.absolutePath
+                    vars[b.keyFileVariable] = secretFile(files, 'ssh-key', cred.content)
                     secrets << cred.content.trim()
                     break
                 case 'usernamePassword':
@@ -414,15 +404,11 @@ class Harness {
                     secrets << cred.password
                     break
                 case 'gitUsernamePassword':
-                    File dir = new File(workspace.absolutePath + '@tmp', "secretFiles/${UUID.randomUUID()}")
-                    dir.mkdirs()
-                    File askpass = new File(dir, 'askpass.sh')
-                    askpass.text = "case \$1 in\n Username*) echo ${cred.username} ;;\n Password*) echo ${cred.password} ;;\nesac\n"
-                    askpass.setExecutable(true)
-                    files << dir
+                    String askpass = secretFile(files, 'askpass.sh', "case \$1 in\n Username*) echo ${cred.username} ;;\n Password*) echo ${cred.password} ;;\nesac\n")
+                    new File(askpass).setExecutable(true)
                     vars.GIT_USERNAME = cred.username
                     vars.GIT_PASSWORD = cred.password
-                    vars.GIT_ASKPASS = askpass.absolutePath
+                    vars.GIT_ASKPASS = askpass
                     vars.GIT_TERMINAL_PROMPT = 'false'
                     secrets << cred.password
                     break
@@ -444,6 +430,16 @@ class Harness {
             saved.each { k, v -> if (v == null) { env.vars.remove(k) } else { env.vars[k] = v } }
             files.each { it.deleteDir() }
         }
+    }
+
+    /** secretFile writes a bound secret file under WORKSPACE@tmp, as the binding plugin does, and returns its path; dirs get it removed after the block. */
+    private String secretFile(List<File> dirs, String name, String content) {
+        File dir = new File(workspace.absolutePath + '@tmp', "secretFiles/${UUID.randomUUID()}")
+        dir.mkdirs()
+        dirs << dir
+        File f = new File(dir, name)
+        f.text = content
+        return f.absolutePath
     }
 
     def input(Map a) {

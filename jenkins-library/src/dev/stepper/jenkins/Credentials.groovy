@@ -138,18 +138,4 @@ class Credentials implements Serializable {
         }
         return out
     }
-
-    /** variables are the names every binding of ids fills, for the leak scan in the tests. */
-    @NonCPS
-    static List<String> variables(Map ids) {
-        List<String> out = []
-        for (Map b in bindings(ids)) {
-            for (String arg in ARGS) {
-                if (b[arg]) {
-                    out << (String) b[arg]
-                }
-            }
-        }
-        return out
-    }
 }

@@ -29,8 +29,8 @@ class Stepper implements Serializable {
         onFailed      : 'FAILURE',   // what exit 1 does to the build: FAILURE, UNSTABLE, or RETURN (the caller decides)
     ].asImmutable()
 
-    /** The keys `stepper config show` understands. */
-    static final List<String> CONFIG_KEYS = ['config', 'platformConfig', 'profile', 'configSet', 'binary'].asImmutable()
+    /** RUN_KEYS: the settings a pipeline hands to every stepper run (and `stepper config show` understands). */
+    static final List<String> RUN_KEYS = ['config', 'platformConfig', 'profile', 'configSet', 'logLevel', 'binary'].asImmutable()
 
     private final def steps
 
@@ -84,7 +84,7 @@ class Stepper implements Serializable {
     Map configShow(Map args) {
         Map s = settings('config show', [:], args)
         Map only = [:]
-        for (String k in CONFIG_KEYS) {
+        for (String k in RUN_KEYS) {
             only[k] = s[k]
         }
         String dir = install((Map) s.binary)
