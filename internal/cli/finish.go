@@ -27,9 +27,10 @@ func loadConfig(ctx context.Context, rt *Runtime, parser *kong.Kong) (*config.Co
 		Profile:      rt.Globals.Profile,
 		Platform:     rt.Globals.Platform,
 		Environ:      rt.Environ,
-		IgnoreEnv:    flagEnvNames(parser.Model.Node),
-		Sets:         rt.Globals.ConfigSet,
-		Secrets:      rt.Secrets,
+		// STEPPER_TRIGGERED_BY is the Jenkins library's, read by internal/ci.
+		IgnoreEnv: append(flagEnvNames(parser.Model.Node), "STEPPER_TRIGGERED_BY"),
+		Sets:      rt.Globals.ConfigSet,
+		Secrets:   rt.Secrets,
 	})
 	if err != nil {
 		return nil, err
