@@ -279,7 +279,7 @@ func (e *ehealth) defaultBranch(t *testing.T) string {
 	for _, r := range append(slices.Clone(first.runs), second.runs...) {
 		jobs = append(jobs, fmt.Sprintf("%s %s", strings.TrimPrefix(r.job, "stepper-"), r.end.Sub(r.start).Round(10*time.Millisecond)))
 	}
-	t.Logf("default-branch pipeline on gitlab-ci-local: %s wall, %s in stepper (%s), %s (%.0f%%) outside stepper: gitlab-ci-local's parsing, component downloads and job set-up, in two runs around the platform's roll-out, which is not counted",
+	t.Logf("default-branch pipeline on gitlab-ci-local: %s wall, %s in stepper (%s), %s (%.0f%%) outside stepper: gitlab-ci-local's parsing and job set-up, in two runs around the platform's roll-out, which is not counted, nor is fetching the components (done before, by --list)",
 		wall.Round(time.Millisecond), in.Round(time.Millisecond), strings.Join(jobs, ", "), (wall - in).Round(time.Millisecond), 100*float64(wall-in)/float64(wall))
 	return digest
 }

@@ -2,6 +2,7 @@ package citemplates
 
 import (
 	"bytes"
+	"encoding/pem"
 	"errors"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepper-cd/stepper/internal/testenv"
@@ -151,4 +153,164 @@ func helmReleaseUp(t *testing.T, kubeconfig string, repo *testenv.Repo, rev, pat
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("helm upgrade --install %s: %v\n%s", hr.Spec.ReleaseName, err, out.String())
 	}
+}
+
+// govChartsURL is the chart repository the government's deployment
+// repositories name; a local one stands in for it.
+const govChartsURL = "https://ukhomeofficedigital.github.io/hocs-helm-charts"
+
+// The government's example from the README, unchanged but for its
+// addresses, on the government's configuration (seed 004): the
+// default-branch pipeline deploys hocs-casework to dev as a merge request on
+// the deployment repository, from a branch of its own, main untouched; the
+// merge (as GitLab does it) and the platform's deployment (helmfile sync,
+// as its Drone pipeline runs it) roll it out; the smoke test, run by hand,
+// proves it there; the manual promotion to qa opens the next merge request,
+// for quinn, a member of hocs-qa.
+func TestGovExample(t *testing.T) {
+	w := newWorld(t, "robot$hocs-ci")
+	k := kube.Get(t).Kube
+	url := smokeApp(t)
+	charts := chartRepository(t, map[string]string{"hocs-generic-service": "7.1.0"})
+	gitlab := testenv.StartFakeGitLab(t)
+	gitlab.AddProject("hocs/deploy-notprod")
+	gitlab.AddGroup("hocs-qa", "quinn")
+	gitlab.AddJobToken("test-only-job-token-quinn", "quinn")
+	deployRepo, err := w.git.NewRepo("hocs/deploy-notprod", seed(t, "gov/deploy-notprod", swaps{{"registry.gov.example", w.host}, {govChartsURL, charts}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gitRun(t, deployRepo.Dir, "branch", "-m", "master", "main")
+	gitRun(t, deployRepo.Dir, "symbolic-ref", "HEAD", "refs/heads/main")
+	key, err := testenv.NewCosignKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Where the runner keeps its secrets: the registry token the sample
+	// reads from secrets/registry-token, and, in place of the Vault
+	// transit key (hashivault://hocs-release: neither Vault nor cosign's
+	// plugin for it runs here), a key file without a password, as the
+	// sample names no signing.password. That key line is the one change
+	// that is not an address.
+	secrets := t.TempDir()
+	writeFile(t, filepath.Join(secrets, "registry-token"), w.secret+"\n")
+	keyFile := writeEmptyPasswordKey(t, key, filepath.Join(secrets, "hocs-release.key"))
+	config := swaps{
+		{"https://gitlab.gov.example/", w.git.URL + "/"},
+		{"https://gitlab.gov.example", gitlab.URL},
+		{"registry.gov.example", w.host},
+		{"file://secrets/registry-token", "file://" + filepath.Join(secrets, "registry-token")},
+	}.apply(t, "gov-helmfile.yaml", readTestdata(t, "config/gov-helmfile.yaml"))
+	if strings.Count(config, "\n  key: hashivault://hocs-release\n") != 1 {
+		t.Fatal("gov-helmfile.yaml: no signing key line to replace")
+	}
+	config = strings.Replace(config, "\n  key: hashivault://hocs-release\n", "\n  key: file://"+keyFile+"\n", 1)
+	base := w.pushBase(t, "hocs/base/java")
+	p := w.newProject(t, "hocs/hocs-casework", map[string]string{
+		".gitlab-ci.yml": readmeExample(t, "gov", swaps{
+			{"https://casework.dev.hocs.example", url}, {"https://casework.qa.hocs.example", url}, {"https://casework.hocs.example", url},
+		}),
+		"stepper.yaml":       config,
+		"keys/hocs-2026.pub": string(must(os.ReadFile(key.Public))),
+		"Dockerfile":         "FROM " + base + "\nCOPY server /app/server\nUSER 65532:65532\nENTRYPOINT [\"/app/server\"]\n",
+		"server":             "#!/bin/false\nhocs-casework\n",
+	})
+	p.set("GITLAB_TOKEN", gitlab.Token)
+	p.set("KUBECONFIG", k.Kubeconfig)
+	p.setFile("REGISTRY_AUTH_FILE", w.authFile())
+	// What qa runs now, which the promotion's rollback gate asks for.
+	prior := t.TempDir()
+	writeFile(t, filepath.Join(prior, "VERSION"), "3.1.0\n")
+	w.stepper(t, nil, "build-sign-push", "-c", filepath.Join(p.dir, "stepper.yaml"), "--app", "hocs-casework", "--builder", "layers", "--base", base,
+		"--layer", prior+":/version", "--user", "65532:65532", "--entrypoint", "/app/server", "--tag", "3.1.0", "--log-format", "json")
+
+	vars := map[string]string{"GITLAB_CI": "true", "CI_COMMIT_REF_PROTECTED": "true", "CI_JOB_TOKEN": "test-only-job-token-quinn", "GITLAB_USER_LOGIN": "quinn"}
+	main, _ := deployRepo.Rev("main")
+	pl := p.run(t, vars)
+	pl.must(t, "stepper-build", "stepper-sign", "stepper-validate", "stepper-deploy-dev")
+	signed := pl.result(t, "stepper-sign", "stepper-sign.json")
+	digest, tag := signed.Digest, signed.Outputs["tags"]
+	w.verifySignature(t, key.Public, w.host+"/hocs/hocs-casework@"+digest)
+	if now, _ := deployRepo.Rev("main"); now != main {
+		t.Fatal("the deploy to dev committed to main, whose every commit releases")
+	}
+	branch := "stepper/dev/hocs-casework-" + strings.TrimPrefix(digest, "sha256:")[:12]
+	versions, err := deployRepo.ReadFile(branch, "environments/dev/versions.yaml")
+	if err != nil || !strings.Contains(versions, `"`+tag+`"`) {
+		t.Fatalf("branch %s: versions.yaml without %s (%v):\n%s", branch, tag, err, versions)
+	}
+	mrs := gitlab.MergeRequests("hocs/deploy-notprod")
+	if len(mrs) != 1 || mrs[0].SourceBranch != branch || mrs[0].TargetBranch != "main" || mrs[0].State != "opened" || !strings.Contains(mrs[0].Description, digest) {
+		t.Fatalf("merge requests %+v: want one from %s into main naming %s", mrs, branch, digest)
+	}
+
+	// The merge releases: the platform deploys dev with helmfile.
+	mergeInto(t, deployRepo, branch, "main")
+	gitlab.EditMergeRequest("hocs/deploy-notprod", mrs[0].IID, func(m *testenv.GitLabMergeRequest) { m.State = "merged" })
+	helmfileSync(t, k.Kubeconfig, deployRepo, "dev", "hocs-casework")
+	p.run(t, vars, "stepper-smoke-test-dev").must(t, "stepper-smoke-test-dev")
+	smoked := p.dotenv(t, "stepper-smoke-test-dev", "stepper-smoke-test-dev.env")
+	if smoked["STEPPER_DIGEST"] != digest {
+		t.Errorf("the smoke test of dev tested %q, want what the cluster runs, %s", smoked["STEPPER_DIGEST"], digest)
+	}
+	w.verifySignature(t, key.Public, w.host+"/hocs/hocs-casework@"+digest, "--type", "https://github.com/stepper-cd/stepper/attestations/smoke-test/v1")
+
+	// The promotion to qa: the next merge request, for quinn.
+	p.run(t, vars, "stepper-promote-qa").must(t, "stepper-promote-qa")
+	mrs = gitlab.MergeRequests("hocs/deploy-notprod")
+	if len(mrs) != 2 || mrs[1].TargetBranch != "main" || !strings.Contains(mrs[1].SourceBranch, "qa") || !strings.Contains(mrs[1].Description, digest) {
+		t.Fatalf("merge requests after the promotion %+v: want a second one into main for qa, naming %s", mrs, digest)
+	}
+	qa, _ := deployRepo.ReadFile(mrs[1].SourceBranch, "environments/qa/versions.yaml")
+	assertContains(t, "qa's versions.yaml on "+mrs[1].SourceBranch, qa, `"`+tag+`"`)
+	checkDotenvReports(t, p, "build-sign-push", "validate", "deploy", "smoke-test", "promote")
+}
+
+// mergeInto merges source into target with a merge commit, as GitLab does
+// when a merge request is merged.
+func mergeInto(t *testing.T, repo *testenv.Repo, source, target string) {
+	t.Helper()
+	work := filepath.Join(t.TempDir(), "work")
+	gitRun(t, "", "clone", "--quiet", "--branch", target, repo.Dir, work)
+	gitRun(t, work, "-c", "user.name=Rita Reviewer", "-c", "user.email=rita@gov.example", "merge", "--quiet", "--no-ff", "-m",
+		"Merge branch '"+source+"' into '"+target+"'", "origin/"+source)
+	gitRun(t, work, "push", "--quiet", "origin", target)
+}
+
+// helmfileSync deploys one release of env from the repository's main, as
+// the government's Drone pipeline runs helmfile once a merge lands.
+func helmfileSync(t *testing.T, kubeconfig string, repo *testenv.Repo, env, release string) {
+	t.Helper()
+	helmfile := testenv.RequireTool(t, "helmfile")
+	helm := testenv.RequireTool(t, "helm")
+	work := filepath.Join(t.TempDir(), "deploy")
+	gitRun(t, "", "clone", "--quiet", "--branch", "main", repo.Dir, work)
+	cmd := exec.CommandContext(t.Context(), helmfile, "--file", "helmfile.yaml.gotmpl", "--environment", env, "--selector", "name="+release, "sync")
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(helm)+string(os.PathListSeparator)+os.Getenv("PATH"), "KUBECONFIG="+kubeconfig,
+		"HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("helmfile sync %s in %s: %v\n%s", release, env, err, out.String())
+	}
+}
+
+// writeEmptyPasswordKey stores k's private key at path under the empty
+// password, for a configuration that names no signing.password.
+func writeEmptyPasswordKey(t *testing.T, k testenv.CosignKey, path string) string {
+	t.Helper()
+	block, _ := pem.Decode(must(os.ReadFile(k.Private)))
+	der, err := encrypted.Decrypt(block.Bytes, []byte(testenv.TestOnlyKeyPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := encrypted.Encrypt(der, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: block.Type, Bytes: ct}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

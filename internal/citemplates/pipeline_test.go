@@ -35,6 +35,9 @@ type project struct {
 	// only to pipelines of protected refs.
 	protected map[string]bool
 	w         *world
+	// listed says the included components were fetched and the pipeline
+	// passed GitLab's CI schema (gitlab-ci-local --list).
+	listed bool
 }
 
 // newProject commits files to a fresh repository name on the world's git
@@ -128,6 +131,9 @@ func (p *project) run(t *testing.T, vars map[string]string, jobs ...string) *pip
 		args = append(args, "--variable", k+"="+vars[k])
 	}
 	args = append(args, jobs...)
+	if !p.listed {
+		p.list(t)
+	}
 	before := len(p.w.stepperRuns(t))
 	cmd := exec.CommandContext(t.Context(), p.w.glci, args...)
 	cmd.Dir, cmd.Env = p.dir, p.w.jobEnv()
@@ -155,6 +161,31 @@ func (p *project) run(t *testing.T, vars map[string]string, jobs ...string) *pip
 // unset as the value of a run's variable removes a predefined one, such
 // as CI_COMMIT_BRANCH, which merge request pipelines do not have.
 const unset = "\x00unset"
+
+// list fetches the components the pipeline includes and checks the
+// expanded pipeline against GitLab's CI schema, with gitlab-ci-local
+// --list. gitlab-ci-local 4.73 fetches includes concurrently, and two
+// fetches of one file (four-phase includes each per-verb component once per
+// environment) can collide in a cp ("File exists"); a fetched file is kept,
+// so a second try completes what the first left.
+func (p *project) list(t *testing.T) {
+	t.Helper()
+	var out []byte
+	for try := 1; try <= 3; try++ {
+		cmd := exec.CommandContext(t.Context(), p.w.glci, "--list", "--no-color")
+		cmd.Dir, cmd.Env = p.dir, p.w.jobEnv()
+		var err error
+		if out, err = cmd.CombinedOutput(); err == nil {
+			p.listed = true
+			return
+		}
+		if !strings.Contains(string(out), "could not be fetched") {
+			break
+		}
+		t.Logf("gitlab-ci-local --list, try %d: fetching the includes collided; again", try)
+	}
+	t.Fatalf("gitlab-ci-local --list:\n%s", out)
+}
 
 var verdict = regexp.MustCompile(`^\s*(PASS|FAIL)\s+(?:\[[^\]]*\]\s+)?(\S+)`)
 
