@@ -66,7 +66,10 @@ const (
 )
 
 func (r *Repo) log(ctx context.Context, rev, path string, n int) ([]Commit, error) {
-	args := []string{"log", "--no-color",
+	// --topo-order: a merged commit dated after its child (a clock ahead,
+	// or the same second) must still come after it, or the newest release
+	// read from the history is the wrong one.
+	args := []string{"log", "--no-color", "--topo-order",
 		"--format=%H" + fieldSep + "%s" + fieldSep + "%ct" + fieldSep + "%(trailers:only,unfold)" + recordSep}
 	if n > 0 {
 		args = append(args, "-n", strconv.Itoa(n))
