@@ -213,6 +213,9 @@ func (s *Step) pushTargetTags(ctx context.Context, job Job, out *Outcome, images
 // refused: tags of a promoted environment never move.
 func (s *Step) viaTag(ctx context.Context, job Job, out *Outcome) error {
 	out.Landing = release.Landing{Via: string(config.ViaTag)}
+	if err := s.liftHolds(ctx, job, out); err != nil {
+		return err
+	}
 	out.Tags = map[string]string{}
 	for _, c := range out.Releases {
 		img, err := targetImage(c.Image, job.From, job.To)
@@ -229,6 +232,57 @@ func (s *Step) viaTag(ctx context.Context, job Job, out *Outcome) error {
 		logging.From(ctx).Info().Str(logging.Image, img.String()).Msgf("tagged for %s; its image automation rolls it out", job.To.Name)
 	}
 	return nil
+}
+
+// liftHolds is the tag route's one desired-state edit: an app a rollback
+// holds has its image-policy setters held in the HelmRelease, so the new
+// tag would never be applied. The promotion lifts the hold by a commit
+// first (setters live again, nothing else changed), then tags.
+func (s *Step) liftHolds(ctx context.Context, job Job, out *Outcome) error {
+	var held []Candidate
+	for _, c := range out.Releases {
+		if c.ReleasesHold != "" {
+			held = append(held, c)
+		}
+	}
+	if len(held) == 0 {
+		return nil
+	}
+	var trailers []release.Trailers
+	for _, c := range held {
+		img, err := targetImage(c.Image, job.From, job.To)
+		if err != nil {
+			return err
+		}
+		trailers = append(trailers, release.Trailers{
+			Action: release.ActionPromote, App: c.App, Env: job.To.Name, From: job.From.Name, Image: img,
+			ChartVersion: c.ChartVersion, Started: job.Started, Pipeline: orBuild(job), Actor: out.Actor,
+			Hotfix: job.Hotfix, Evidence: evidenceOf(out.Gates, c.App), ReleasesHold: c.ReleasesHold,
+		})
+	}
+	ch := land.Change{
+		App: held[0].App, Trailers: trailers[0], More: trailers[1:],
+		Edit: func(doc desiredstate.Document) (bool, error) {
+			changed := false
+			for _, c := range held {
+				did, err := desiredstate.ReleaseImage(doc, c.App)
+				if err != nil {
+					return false, err
+				}
+				changed = changed || did
+			}
+			return changed, nil
+		},
+		Subject: fmt.Sprintf("lift the rollback hold of %s in %s for the promotion of %s", held[0].App, job.To.Name, held[0].Image.ShortDigest()),
+		Body:    audit(job, out, false),
+		DryRun:  job.DryRun,
+	}
+	landed, err := s.Lander.Land(ctx, land.SpecOf(job.Config, job.To), land.Route{Via: land.ViaCommit}, ch)
+	if landed != nil {
+		out.Diff = landed.Diff
+		out.Landing.Branch, out.Landing.Commit = landed.Branch, landed.Commit
+	}
+	return err
 }
 
 func (s *Step) tag(ctx context.Context, img release.Ref, allowRetag bool) error {
