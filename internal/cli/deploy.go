@@ -89,6 +89,7 @@ func (c *DeployCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, cl
 			step.Verifier = v
 		}
 		lander := &land.Lander{Checkouts: clients.Checkouts()}
+		step.States = clients.Checkouts()
 		if env.Land.Via == config.ViaMergeRequest && !rt.Globals.DryRun {
 			if lander.MRs, err = clients.GitLab(); err != nil {
 				return err

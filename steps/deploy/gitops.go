@@ -75,8 +75,18 @@ func (s *Step) gitops(ctx context.Context, job Job) (*Outcome, error) {
 			return nil, exit.Mark(exit.Usage, err)
 		}
 	}
+	chart := job.ChartVersion
+	if chart == "" && s.States != nil {
+		// The release keeps the chart version it runs with: the history
+		// (rollback --to, --history) records it all the same.
+		if snap, err := s.States.Snapshot(ctx, spec, 1); err == nil {
+			if a, err := snap.Doc.App(job.App); err == nil {
+				chart = a.ChartVersion
+			}
+		}
+	}
 	trailers := release.Trailers{
-		Action: release.ActionDeploy, App: job.App, Env: env.Name, Image: img, ChartVersion: job.ChartVersion,
+		Action: release.ActionDeploy, App: job.App, Env: env.Name, Image: img, ChartVersion: chart,
 		Started: job.Started, Pipeline: job.PipelineURL, Actor: job.Actor,
 	}
 	if job.ReleaseHold {
@@ -133,7 +143,7 @@ func (s *Step) gitops(ctx context.Context, job Job) (*Outcome, error) {
 		err = s.pushPrefixedTag(ctx, job, verified, img)
 	}
 	out := &Outcome{
-		Deployed: release.Deployed{Env: env.Name, App: job.App, Image: img, ChartVersion: job.ChartVersion, Landing: landed.Landing},
+		Deployed: release.Deployed{Env: env.Name, App: job.App, Image: img, ChartVersion: chart, Landing: landed.Landing},
 		Diff:     landed.Diff, Attempts: landed.Attempts, DryRun: job.DryRun,
 	}
 	return out, err

@@ -24,6 +24,12 @@ type Step struct {
 
 	Helm   Releases
 	Reader StateReader
+	// States reads the desired state a GitOps deploy lands on, for the
+	// chart version the release keeps when --chart-version is not given;
+	// nil leaves it unrecorded.
+	States interface {
+		Snapshot(ctx context.Context, s land.Spec, depth int) (*land.Snapshot, error)
+	}
 	Waiter helm.Waiter
 	// Evidence checks, in the apply job, that every app's digest brings
 	// the evidence its environment's gates ask for; nil checks none.
