@@ -55,12 +55,14 @@ type Job struct {
 	Config *config.Config
 }
 
-// column is one environment as read: its configuration and snapshot.
+// column is one environment as read: its configuration, snapshot, apps
+// and each app's release commits there, newest first.
 type column struct {
-	env  *config.Environment
-	spec land.Spec
-	snap *land.Snapshot
-	apps map[string]desiredstate.App
+	env      *config.Environment
+	spec     land.Spec
+	snap     *land.Snapshot
+	apps     map[string]desiredstate.App
+	releases map[string][]release.Entry
 }
 
 // Run reads every environment shown (and the one after the last, for the
@@ -164,9 +166,13 @@ func (s *Step) read(ctx context.Context, job Job, shown []*config.Environment) (
 		if err != nil {
 			return nil, exit.Mark(exit.Usage, fmt.Errorf("desired state of %s: %w", e.Name, err))
 		}
-		col := &column{env: e, spec: spec, snap: snap, apps: map[string]desiredstate.App{}}
+		col := &column{env: e, spec: spec, snap: snap, apps: map[string]desiredstate.App{}, releases: map[string][]release.Entry{}}
 		for _, a := range list {
 			col.apps[a.Name] = a
+		}
+		// The history is read once per environment, not once per app.
+		for _, h := range release.History(snap.Commits, e.Name, "") {
+			col.releases[h.App] = append(col.releases[h.App], h)
 		}
 		cols[e.Name] = col
 		logging.From(ctx).Debug().Str(logging.Env, e.Name).Str("head", snap.Head).Int("apps", len(list)).Int("commits", len(snap.Commits)).Msg("desired state read")
@@ -204,7 +210,7 @@ func (s *Step) fill(ctx context.Context, job Job, checker *gate.Checker, cols ma
 		return nil
 	}
 	rel := gate.Release{App: cell.App, Image: img, ChartRepo: a.Chart.RepoURL, Chart: a.Chart.Name, ChartVersion: a.ChartVersion}
-	deployed := deployedAt(col.snap, cell.Env, cell.App, img.Digest)
+	deployed := col.deployedAt(cell.App, img.Digest)
 	// The evidence as it stands here: no maxAge, no soak, every gate on.
 	ev, err := checker.Check(ctx, gate.Want{Release: rel, Env: cell.Env, From: []string{cell.Env}, Deployed: deployed,
 		Only: []config.Gate{config.GateSigned, config.GateValidated, config.GateSmokeTested}})
@@ -286,16 +292,11 @@ func (s *Step) pin(ctx context.Context, img desiredstate.Image) (release.Ref, st
 // history reads the app's release commits here: the newest, the hold and
 // the rollbacks.
 func history(cell *Cell, col *column) {
-	entries := release.History(col.snap.Commits, cell.Env, cell.App)
+	entries := col.releases[cell.App]
 	if len(entries) == 0 {
 		return
 	}
-	landedAt := func(c gitrepo.Commit) time.Time {
-		if t, ok := col.snap.Landed[c.SHA]; ok {
-			return t.UTC()
-		}
-		return c.Time.UTC()
-	}
+	landedAt := func(c gitrepo.Commit) time.Time { return col.landed(c).UTC() }
 	h := entries[0]
 	cell.Landed = &Landed{Action: string(h.Action), From: h.From, Actor: h.Actor, At: landedAt(h.Commit),
 		Commit: h.Commit.SHA, CommitURL: commitURL(col.spec.Repo, h.Commit.SHA), Pipeline: h.Pipeline,
@@ -319,26 +320,28 @@ func history(cell *Cell, col *column) {
 	}
 }
 
-// deployedAt is when the release with digest landed in env: its newest
-// release commit there when that landed this digest, else the newest
-// change of the desired state, which may have redeployed it. It is what
-// promote's sourceHistory finds, so that the board's smoke-tested gate
-// asks what promote's would.
-func deployedAt(snap *land.Snapshot, env, app, digest string) time.Time {
-	landed := func(c gitrepo.Commit) time.Time {
-		if t, ok := snap.Landed[c.SHA]; ok {
-			return t
-		}
-		return c.Time
-	}
+// deployedAt is when app's release with digest landed here: its newest
+// release commit when that landed this digest, else the newest change of
+// the desired state, which may have redeployed it. It is what promote's
+// sourceHistory finds, so that the board's smoke-tested gate asks what
+// promote's would.
+func (col *column) deployedAt(app, digest string) time.Time {
 	var at time.Time
-	if len(snap.Commits) > 0 {
-		at = landed(snap.Commits[0])
+	if len(col.snap.Commits) > 0 {
+		at = col.landed(col.snap.Commits[0])
 	}
-	if h := release.History(snap.Commits, env, app); len(h) > 0 && h[0].Image.Digest == digest {
-		at = landed(h[0].Commit)
+	if h := col.releases[app]; len(h) > 0 && h[0].Image.Digest == digest {
+		at = col.landed(h[0].Commit)
 	}
 	return at
+}
+
+// landed is when c reached the branch: for a merge request, its merge.
+func (col *column) landed(c gitrepo.Commit) time.Time {
+	if t, ok := col.snap.Landed[c.SHA]; ok {
+		return t
+	}
+	return c.Time
 }
 
 func refString(r release.Ref) string {
