@@ -153,14 +153,11 @@ func (e *ehealth) rollOut(t *testing.T, env string) {
 }
 
 // previousBuild pushes and signs another build of patient-api under tag,
-// as the release an environment ran before; a rollback returns to it.
+// as the release an environment ran before.
 func (e *ehealth) previousBuild(t *testing.T, tag string) {
 	t.Helper()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "VERSION"), tag+"\n")
-	e.stepper(t, append(slices.Clone(e.env), "COSIGN_PRIVATE_KEY="+string(must(os.ReadFile(e.key.Private))), "COSIGN_PASSWORD="+testenv.TestOnlyKeyPassword),
-		"build-sign-push", "-c", e.config, "--app", "patient-api", "--builder", "layers", "--base", e.base,
-		"--layer", dir+":/version", "--user", "65532:65532", "--entrypoint", "/app/server", "--tag", tag, "--log-format", "json")
+	e.priorBuild(t, append(slices.Clone(e.env), "COSIGN_PRIVATE_KEY="+string(must(os.ReadFile(e.key.Private))), "COSIGN_PASSWORD="+testenv.TestOnlyKeyPassword),
+		e.config, "patient-api", e.base, tag)
 }
 
 // addPromotionJobs adds the platform's Jenkins promotion jobs: each runs

@@ -68,11 +68,7 @@ func TestShopExample(t *testing.T) {
 	p.set("KUBECONFIG", k.Kubeconfig)
 	// What production runs now, which a promotion's rollback gate asks
 	// for: signed, in the registry.
-	prior := t.TempDir()
-	writeFile(t, filepath.Join(prior, "VERSION"), "7c6b5a4\n")
-	w.stepper(t, []string{"HOME=" + w.home, "COSIGN_PASSWORD=" + testenv.TestOnlyKeyPassword}, "build-sign-push", "-c", filepath.Join(p.dir, "stepper.yaml"),
-		"--app", "blog-service", "--builder", "layers", "--base", base, "--layer", prior+":/version", "--user", "65532:65532",
-		"--entrypoint", "/app/server", "--tag", "master-7c6b5a4-1763400000", "--log-format", "json")
+	w.priorBuild(t, []string{"HOME=" + w.home, "COSIGN_PASSWORD=" + testenv.TestOnlyKeyPassword}, filepath.Join(p.dir, "stepper.yaml"), "blog-service", base, "master-7c6b5a4-1763400000")
 
 	vars := map[string]string{"GITLAB_CI": "true", "CI_COMMIT_REF_PROTECTED": "true", "CI_JOB_TOKEN": "test-only-job-token-maria", "GITLAB_USER_LOGIN": "maria"}
 	before, _ := flux.Rev("master")
@@ -219,10 +215,7 @@ func TestGovExample(t *testing.T) {
 	p.set("KUBECONFIG", k.Kubeconfig)
 	p.setFile("REGISTRY_AUTH_FILE", w.authFile())
 	// What qa runs now, which the promotion's rollback gate asks for.
-	prior := t.TempDir()
-	writeFile(t, filepath.Join(prior, "VERSION"), "3.1.0\n")
-	w.stepper(t, nil, "build-sign-push", "-c", filepath.Join(p.dir, "stepper.yaml"), "--app", "hocs-casework", "--builder", "layers", "--base", base,
-		"--layer", prior+":/version", "--user", "65532:65532", "--entrypoint", "/app/server", "--tag", "3.1.0", "--log-format", "json")
+	w.priorBuild(t, nil, filepath.Join(p.dir, "stepper.yaml"), "hocs-casework", base, "3.1.0")
 
 	vars := map[string]string{"GITLAB_CI": "true", "CI_COMMIT_REF_PROTECTED": "true", "CI_JOB_TOKEN": "test-only-job-token-quinn", "GITLAB_USER_LOGIN": "quinn"}
 	main, _ := deployRepo.Rev("main")

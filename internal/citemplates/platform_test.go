@@ -22,6 +22,11 @@ import (
 	"github.com/stepper-cd/stepper/internal/testenv"
 )
 
+// gitlabCILocalVersion is the gitlab-ci-local .ci/tools.sh pins; the
+// pipelines' behaviour (include fetching, reports, variables) is that
+// version's.
+const gitlabCILocalVersion = "4.73.0"
+
 // templatesVersion is the tag the components project is published under
 // on the local git server, as a release of ci-templates would be.
 const templatesVersion = "0.1.0"
@@ -46,6 +51,9 @@ func newWorld(t *testing.T, user string) *world {
 	w := &world{glci: testenv.RequireTool(t, "gitlab-ci-local"), home: t.TempDir(), user: user, secret: "test-only-registry-password"}
 	for _, tool := range []string{"git", "rsync", "node", "docker-registry", "cosign", "helm"} {
 		testenv.RequireTool(t, tool)
+	}
+	if out, err := exec.Command(w.glci, "--version").Output(); err != nil || strings.TrimSpace(string(out)) != gitlabCILocalVersion {
+		t.Fatalf("gitlab-ci-local --version: %q (%v), want %s, the version .ci/tools.sh pins", strings.TrimSpace(string(out)), err, gitlabCILocalVersion)
 	}
 	w.bin = stepperBinary(t)
 	w.shim = t.TempDir()
@@ -73,20 +81,7 @@ func newWorld(t *testing.T, user string) *world {
 // its root, as the CI/CD catalog and include: project want it.
 func (w *world) publishTemplates(t *testing.T) {
 	t.Helper()
-	root := filepath.Join("..", "..", "ci-templates")
-	files := map[string]string{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		b, err := os.ReadFile(path)
-		files[filepath.ToSlash(rel)] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := readTree(t, filepath.Join("..", "..", "ci-templates"), nil)
 	repo, err := w.git.NewRepo("stepper-cd/ci-templates", files)
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +113,18 @@ func (w *world) stepper(t *testing.T, env []string, args ...string) string {
 
 func (w *world) auth() authn.Authenticator {
 	return &authn.Basic{Username: w.user, Password: w.secret}
+}
+
+// priorBuild builds, signs and pushes another image of app under tag with
+// the layers builder, as the release an environment ran before: a
+// promotion's rollback gate and a rollback ask for it. env holds what the
+// configuration's signing key and registry credentials need.
+func (w *world) priorBuild(t *testing.T, env []string, config, app, base, tag string) {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "VERSION"), app+" "+tag+"\n")
+	w.stepper(t, env, "build-sign-push", "-c", config, "--app", app, "--builder", "layers", "--base", base, "--layer", dir+":/version",
+		"--user", "65532:65532", "--entrypoint", "/app/server", "--tag", tag, "--log-format", "json")
 }
 
 // authFile is a containers-auth.json (and docker config.json) with the
@@ -285,7 +292,13 @@ func (sw swaps) apply(t *testing.T, what, text string) string {
 // the addresses swapped (where present).
 func seed(t *testing.T, dir string, sw swaps) map[string]string {
 	t.Helper()
-	root := filepath.Join("..", "..", "testdata", "samples", dir)
+	return readTree(t, filepath.Join("..", "..", "testdata", "samples", dir), sw)
+}
+
+// readTree reads every file below root, by its slash-separated path
+// relative to root, with the addresses swapped where present.
+func readTree(t *testing.T, root string, sw swaps) map[string]string {
+	t.Helper()
 	files := map[string]string{}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
