@@ -65,6 +65,17 @@ func (c *RollbackCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, 
 		InJob:  env.Land.Via == config.ViaJenkins && rt.CI.System == ci.Jenkins && environ["JOB_NAME"] == env.Land.Job,
 		DryRun: rt.Globals.DryRun,
 	}
+	if !c.History && !job.DryRun && (cfg.GitLab.URL != "" || rt.CI.System == ci.Jenkins && cfg.Jenkins.URL != "") {
+		// The audit names who rolled back as GitLab or Jenkins vouch for
+		// it, not GITLAB_USER_LOGIN, which a job can set; a rollback is
+		// never stopped for want of that answer.
+		if user, source, err := clients.Identity().Who(ctx); err == nil && user != "" {
+			job.Actor = user
+			rt.Log.Debug().Str("actor", user).Str("source", source).Msg("who rolls back")
+		} else if err != nil {
+			rt.Log.Warn().Err(err).Msg("who rolls back could not be asked; the audit names the CI user")
+		}
+	}
 	step, err := rollbackStep(rt, cfg, clients, env, job)
 	if err != nil {
 		return err

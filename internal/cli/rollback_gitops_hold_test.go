@@ -30,7 +30,8 @@ func TestRollbackGitOpsHoldUntilPromoted(t *testing.T) {
 	rollback := w.landed(t, before, res)
 	msg := gitOut(t, w.repo.Dir, "log", "-1", "--format=%B", rollback)
 	assertContains(t, "the rollback commit", msg, "Stepper-Action: rollback", "Stepper-Env: production", "Stepper-Digest: "+v1.digest,
-		"Stepper-Hold: true", "Stepper-Reason: "+reason, "Stepper-Actor: alice", "Stepper-Reverts: "+prod.promoted[v2.digest])
+		// maria: the job token's user, not GITLAB_USER_LOGIN (alice).
+		"Stepper-Hold: true", "Stepper-Reason: "+reason, "Stepper-Actor: maria", "Stepper-Reverts: "+prod.promoted[v2.digest])
 	if got := prod.tag(t); got != "master-2.0.0" {
 		t.Errorf("production names %q after the rollback, want master-2.0.0", got)
 	}

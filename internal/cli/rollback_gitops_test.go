@@ -166,7 +166,11 @@ environments:%s`, kind, w.first, w.second, w.host, w.registryProject, w.user, w.
 	if err := os.WriteFile(w.file, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w.env = append(w.env, "REGISTRY_PASSWORD="+w.password, "COSIGN_PASSWORD="+testenv.TestOnlyKeyPassword, "GITLAB_TOKEN="+w.gitlab.Token)
+	// The job runs as alice: GitLab says so for its job token, which is
+	// what the audit of a rollback names.
+	w.gitlab.AddJobToken("test-only-job-token-alice", "alice")
+	w.env = append(w.env, "REGISTRY_PASSWORD="+w.password, "COSIGN_PASSWORD="+testenv.TestOnlyKeyPassword, "GITLAB_TOKEN="+w.gitlab.Token,
+		"CI_JOB_TOKEN=test-only-job-token-alice")
 	return w
 }
 
