@@ -341,3 +341,22 @@ func TestStatusBoardNarrowed(t *testing.T) {
 		t.Errorf("an app in no desired state: %v, want a usage error", err)
 	}
 }
+
+func TestStatusUsageErrors(t *testing.T) {
+	cfg := writeConfig(t, boardConfig)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--depth", "0"}, "--depth 0"},
+		{[]string{"--concurrency", "0"}, "--concurrency 0"},
+		{[]string{"--kube-context", "kind"}, "--kube-context goes with --kubeconfig"},
+		{[]string{"--env", "stagin"}, "unknown environment"},
+		{[]string{}, "signing.publicKeys"}, // evidence is verified with the approved keys or not shown
+	} {
+		r := runCLI(t, nil, append([]string{"status", "-c", cfg, "--log-format", "json"}, tc.args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("status %v: exit %d, want 2 and %q\n%s", tc.args, r.code, tc.want, r.stderr)
+		}
+	}
+}

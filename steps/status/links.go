@@ -1,7 +1,6 @@
 package status
 
 import (
-	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -29,8 +28,7 @@ func commitURL(repo, sha string) string {
 // manifestURL is the registry API address of the manifest ref names
 // (host/repo:tag or host/repo@digest, as signatures and attestations are
 // referred to): what a browser with access to the registry opens to read
-// the evidence. Registries in plainHTTP and loopback ones are reached over
-// HTTP.
+// the evidence. The registries of registry.insecure are reached over HTTP.
 func (b *Board) manifestURL(ref string) string {
 	host, rest, ok := strings.Cut(ref, "/")
 	if !ok || !strings.ContainsAny(host, ".:") && host != "localhost" {
@@ -46,20 +44,8 @@ func (b *Board) manifestURL(ref string) string {
 		return ""
 	}
 	scheme := "https"
-	if slices.Contains(b.plainHTTP, host) || loopback(host) {
+	if slices.Contains(b.plainHTTP, host) {
 		scheme = "http"
 	}
 	return scheme + "://" + host + "/v2/" + repo + "/manifests/" + url.PathEscape(id)
-}
-
-func loopback(host string) bool {
-	h, _, err := net.SplitHostPort(host)
-	if err != nil {
-		h = host
-	}
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
