@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -58,22 +59,8 @@ type envRepoBench struct {
 func newEnvRepoBench(b *testing.B) *envRepoBench {
 	b.Helper()
 	ctx := b.Context()
-	now := time.Now().UTC().Truncate(time.Second)
-	f := &envRepoBench{registry: &requestCounter{kinds: map[string]int{}}, started: now}
-	proxy, err := testenv.StartFaultProxy(platform.Get(b).Registry.Host, testenv.FaultOptions{Only: f.registry.count})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(proxy.Stop)
-	host := proxy.Host
-	git, err := testenv.StartGitServer(ctx, b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(git.Stop)
-	if f.repo, err = git.NewRepo("platform/environments", nil); err != nil {
-		b.Fatal(err)
-	}
+	f, host := startEnvRepoBench(b, platform.Get(b).Registry.Host)
+	now := f.started
 	gitlab := testenv.StartFakeGitLab(b)
 	gitlab.AddGroup("release-managers", "maria")
 	gitlab.AddJobToken("test-only-job-token-maria", "maria")
@@ -148,6 +135,29 @@ environments:
 	return f
 }
 
+// startEnvRepoBench starts what every environment-repository benchmark
+// stands on: registryHost behind a proxy that counts the requests, and an
+// empty repository platform/environments on a git server. host is the
+// proxy's, the registry the benchmark's images name.
+func startEnvRepoBench(b *testing.B, registryHost string) (f *envRepoBench, host string) {
+	b.Helper()
+	f = &envRepoBench{registry: &requestCounter{kinds: map[string]int{}}, started: time.Now().UTC().Truncate(time.Second)}
+	proxy, err := testenv.StartFaultProxy(registryHost, testenv.FaultOptions{Only: f.registry.count})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(proxy.Stop)
+	git, err := testenv.StartGitServer(b.Context(), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(git.Stop)
+	if f.repo, err = git.NewRepo("platform/environments", nil); err != nil {
+		b.Fatal(err)
+	}
+	return f, proxy.Host
+}
+
 // measure runs the benchmark's ops: op 0 first, the runner's earlier job,
 // which clones and deepens its git cache; then, for every iteration, op i
 // after prepare i, which is not timed. It reports ms/op and
@@ -189,39 +199,62 @@ func (f *envRepoBench) prodDigest(b *testing.B) string {
 // in qa attach to img, dated at.
 func attachEvidence(b *testing.B, key testenv.CosignKey, img release.Ref, at time.Time) {
 	b.Helper()
+	if err := newEvidenceSigner(b, key).attach(b.Context(), envRepoApp, img, at, "qa"); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// evidenceSigner signs in process with a benchmark's key, as stepper's
+// steps sign: the sig-tag format, straight to the registry.
+type evidenceSigner struct {
+	key  *signing.Key
+	opts signing.Options
+}
+
+func newEvidenceSigner(b *testing.B, key testenv.CosignKey) *evidenceSigner {
+	b.Helper()
 	ctx := b.Context()
 	sk, err := signing.LoadKey(ctx, signing.KeySource{PEM: mustRead(b, key.Private), Password: []byte(testenv.TestOnlyKeyPassword)})
 	if err != nil {
 		b.Fatal(err)
 	}
+	return &evidenceSigner{key: sk, opts: signing.Options{Format: signing.FormatSigTag, RemoteOptions: registry.New(registry.Options{}).RemoteOptions(ctx)}}
+}
+
+// attach signs and attaches to app's img what validate --attest (in the
+// first of envs) and smoke-test in each of envs attach, dated at.
+func (s *evidenceSigner) attach(ctx context.Context, app string, img release.Ref, at time.Time, envs ...string) error {
 	d, err := img.NameDigest()
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
-	opts := signing.Options{Format: signing.FormatSigTag, RemoteOptions: registry.New(registry.Options{}).RemoteOptions(ctx)}
-	validated := release.ValidationEvidence{App: envRepoApp, Environment: "qa", Image: img.String(), Digest: img.Digest,
-		ChartVersion: "1.4.0", Passed: true, Warnings: 2, Rules: 41, ValidatedAt: at.Add(-time.Hour)}
-	smoked := release.SmokeEvidence{Environment: "qa", App: envRepoApp, Namespace: "qa", Image: img.String(), Digest: img.Digest,
-		ChartVersion: "1.4.0", TestedAt: at, Checks: []release.CheckRecord{
-			{Name: "rollout", Kind: release.CheckRollout, Passed: true, Duration: 31},
-			{Name: "GET /health/ready", Kind: release.CheckHealth, Passed: true, Duration: 0.02},
-			{Name: "GET /api/ping json=status=ok", Kind: release.CheckHTTP, Passed: true, Duration: 0.03},
-		}}
-	for _, ev := range []struct {
+	type statement struct {
 		predicateType string
 		predicate     any
-	}{{release.ValidatePredicateType, validated}, {release.SmokePredicateType, smoked}} {
+	}
+	evidence := []statement{{release.ValidatePredicateType, release.ValidationEvidence{App: app, Environment: envs[0], Image: img.String(),
+		Digest: img.Digest, ChartVersion: "1.4.0", Passed: true, Warnings: 2, Rules: 41, ValidatedAt: at.Add(-time.Hour)}}}
+	for _, env := range envs {
+		evidence = append(evidence, statement{release.SmokePredicateType, release.SmokeEvidence{Environment: env, App: app, Namespace: env,
+			Image: img.String(), Digest: img.Digest, ChartVersion: "1.4.0", TestedAt: at, Checks: []release.CheckRecord{
+				{Name: "rollout", Kind: release.CheckRollout, Passed: true, Duration: 31},
+				{Name: "GET /health/ready", Kind: release.CheckHealth, Passed: true, Duration: 0.02},
+				{Name: "GET /api/ping json=status=ok", Kind: release.CheckHTTP, Passed: true, Duration: 0.03},
+			}}})
+	}
+	for _, ev := range evidence {
 		predicate, err := json.Marshal(ev.predicate)
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
 		algorithm, hex, _ := strings.Cut(img.Digest, ":")
 		st := signing.Statement{Type: signing.StatementType, PredicateType: ev.predicateType, Predicate: predicate,
 			Subject: []signing.Subject{{Name: d.Context().Name(), Digest: map[string]string{algorithm: hex}}}}
-		if _, err := signing.Attest(ctx, sk, d, st, opts); err != nil {
-			b.Fatal(err)
+		if _, err := signing.Attest(ctx, s.key, d, st, s.opts); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // benchEnvState is the desired state of qa and prod, app by app.
