@@ -380,3 +380,32 @@ func TestDeployRefusedPushesNoPrefixedTag(t *testing.T) {
 		t.Errorf("stag-%s was pushed (%s) for a release that did not land", tag, got)
 	}
 }
+
+// A merge request's pipeline builds without signing: validate reports the
+// signature as not checked, and a dry-run deploy shows the change, both
+// with --unsigned-build; neither lands anything, and without --dry-run the
+// flag is refused.
+func TestMergeRequestBuildWithUnsignedBuild(t *testing.T) {
+	f := newDeployFixture(t)
+	build := f.args(t, "--tag", "9.9.8", "--phase", "build", "--allow-retag")
+	os.WriteFile(filepath.Join(f.appDir, "server"), []byte("a merge request's build"), 0o755)
+	if r := runCLI(t, f.environ, append(build, "--config-set", "signing.key=file:///nonexistent")...); r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	result := flagValue(t, build, "--result")
+	env := append(f.environ, "HOME="+t.TempDir())
+	if r := runCLI(t, env, "validate", "-c", f.config, "--from-result", result, "--unsigned-build", "-o", "json"); !strings.Contains(r.stdout, "signed once merged") || strings.Contains(r.stderr, "not signed by an approved key") {
+		t.Errorf("validate --unsigned-build: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	before, _ := f.repos["helmsman"].Rev("master")
+	r := runCLI(t, env, "deploy", "-c", f.config, "--env", "exttest", "--app", "patient-api", "--from-result", result, "--dry-run", "--unsigned-build")
+	if r.code != 0 || !strings.Contains(r.stdout, "would commit to master") {
+		t.Fatalf("deploy --dry-run --unsigned-build: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, env, "deploy", "-c", f.config, "--env", "exttest", "--app", "patient-api", "--from-result", result, "--unsigned-build"); r.code != 2 {
+		t.Errorf("deploy --unsigned-build without --dry-run: exit %d, want 2\n%s", r.code, r.stderr)
+	}
+	if after, _ := f.repos["helmsman"].Rev("master"); after != before {
+		t.Error("an unsigned build landed")
+	}
+}

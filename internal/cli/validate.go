@@ -91,6 +91,7 @@ func (c *ValidateCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config, 
 			ApprovedRegistry: cfg.Registry.Host,
 			OfficialRepos:    cfg.Charts.Repositories,
 			PlatformRules:    cfg.PlatformRules(),
+			UnsignedBuild:    c.UnsignedBuild,
 		},
 	}
 	if v, err := clients.Verifier(); err != nil {

@@ -105,6 +105,10 @@ type Config struct {
 	// the approved registry, base images and chart repositories: a rule
 	// whose input it left out is broken, not "not checked".
 	PlatformRules bool
+	// UnsignedBuild says the image is a merge request's build, which is
+	// signed only once merged: image-signed is reported as not checked,
+	// never as passed.
+	UnsignedBuild bool
 
 	HealthPath     string // probe path; default /healthz
 	MinReplicas    int    // default 2

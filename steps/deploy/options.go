@@ -11,16 +11,17 @@ import (
 
 // Options are the inputs of deploy.
 type Options struct {
-	Env          string   `required:"" placeholder:"ENV" help:"Environment to deploy to; one of the configured chain."`
-	App          string   `placeholder:"NAME" help:"Application (release) name. Defaults to the CI project name."`
-	Image        string   `placeholder:"IMAGE:TAG@DIGEST" help:"Image to deploy. It must carry a digest, or come from --from-result."`
-	FromResult   string   `placeholder:"FILE" type:"existingfile" help:"Take the image from build-sign-push's --result file."`
-	ChartVersion string   `placeholder:"VERSION" help:"Chart version to deploy; unchanged when empty."`
-	Set          []string `sep:"none" placeholder:"KEY=VALUE" help:"Helm value to set in the desired state; repeatable."`
-	Values       []string `name:"values" short:"f" placeholder:"FILE" help:"YAML values file whose keys are set on the app in the desired state (GitOps mode); repeatable."`
-	Message      string   `short:"m" placeholder:"TEXT" help:"Extra text for the desired-state commit message and the merge request."`
-	Force        bool     `help:"Land even over a newer release of the app, or a rollback hold (see 'Which release is newer' in the README)."`
-	ReleaseHold  bool     `help:"Land over a rollback hold of the app on purpose: the hold is lifted (and Flux image automation's setter re-enabled), and the commit records it."`
+	Env           string   `required:"" placeholder:"ENV" help:"Environment to deploy to; one of the configured chain."`
+	App           string   `placeholder:"NAME" help:"Application (release) name. Defaults to the CI project name."`
+	Image         string   `placeholder:"IMAGE:TAG@DIGEST" help:"Image to deploy. It must carry a digest, or come from --from-result."`
+	FromResult    string   `placeholder:"FILE" type:"existingfile" help:"Take the image from build-sign-push's --result file."`
+	ChartVersion  string   `placeholder:"VERSION" help:"Chart version to deploy; unchanged when empty."`
+	Set           []string `sep:"none" placeholder:"KEY=VALUE" help:"Helm value to set in the desired state; repeatable."`
+	Values        []string `name:"values" short:"f" placeholder:"FILE" help:"YAML values file whose keys are set on the app in the desired state (GitOps mode); repeatable."`
+	Message       string   `short:"m" placeholder:"TEXT" help:"Extra text for the desired-state commit message and the merge request."`
+	Force         bool     `help:"Land even over a newer release of the app, or a rollback hold (see 'Which release is newer' in the README)."`
+	ReleaseHold   bool     `help:"Land over a rollback hold of the app on purpose: the hold is lifted (and Flux image automation's setter re-enabled), and the commit records it."`
+	UnsignedBuild bool     `help:"With --dry-run: show the diff for a merge request's build, which is signed and tagged only once merged; its signature and tag are not checked."`
 
 	// Apply mode: what the platform's Jenkins job and a local cluster run.
 	Apply             bool          `help:"Apply the environment's desired state to a cluster with Helm instead of editing it: upgrade --install every enabled app (or --app) in priority order."`
@@ -48,6 +49,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Apply && (o.Image != "" || o.FromResult != "" || o.ChartVersion != "" || len(o.Set) > 0 || len(o.Values) > 0) {
 		return fmt.Errorf("--apply applies the desired state as it is: --image, --from-result, --chart-version, --set and --values edit it (GitOps mode), so leave them out")
+	}
+	if o.UnsignedBuild && o.Apply {
+		return fmt.Errorf("--unsigned-build shows a merge request's GitOps change; the apply job installs signed images only")
 	}
 	if o.Apply && (o.Force || o.Message != "" || o.ReleaseHold) {
 		return fmt.Errorf("--force, --release-hold and --message go with a GitOps deploy, not --apply")
