@@ -176,6 +176,13 @@ func TestConfigFixturesAreTheBinarysOutput(t *testing.T) {
 		if err != nil {
 			t.Fatalf("stepper config show for %s: %v", name, err)
 		}
+		// Key files print as absolute paths: the fixture holds them
+		// relative to the checkout, wherever it was cloned.
+		root, err := filepath.Abs("..")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = bytes.ReplaceAll(got, []byte(root+"/"), []byte("$CHECKOUT/"))
 		file := filepath.Join("test", "fixtures", "config-"+name+".json")
 		if *update {
 			if err := os.WriteFile(file, got, 0o644); err != nil {

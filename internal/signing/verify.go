@@ -766,10 +766,15 @@ func (q *query) bundleCandidates() ([]candidate, error) {
 		listed = append(listed, d)
 	}
 	// Newest first: by creation time where annotated, else the later in the
-	// listing (the fallback index appends).
+	// listing (the fallback index appends). Referrers made in the same
+	// second come in the registry's order, which may change between two
+	// listings; the digest breaks the tie, so every call sees one order.
 	slices.Reverse(listed)
 	slices.SortStableFunc(listed, func(a, b v1.Descriptor) int {
-		return strings.Compare(b.Annotations[createdAnnotation], a.Annotations[createdAnnotation])
+		if c := strings.Compare(b.Annotations[createdAnnotation], a.Annotations[createdAnnotation]); c != 0 || a.Annotations[createdAnnotation] == "" {
+			return c
+		}
+		return strings.Compare(a.Digest.String(), b.Digest.String())
 	})
 	if len(listed) > maxLayers {
 		listed = listed[:maxLayers]
