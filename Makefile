@@ -18,7 +18,7 @@ export GOTOOLCHAIN := local
 # Debian's Groovy 2.4 (the Jenkins pipeline line) runs on Debian's OpenJDK 17.
 export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 
-.PHONY: build test fuzz fuzz-short bench lint tools platform-up platform-down clean
+.PHONY: build test fuzz fuzz-short bench lint tools local-up local-down clean
 
 build: ## the stepper binary in bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stepper
@@ -78,11 +78,11 @@ lint: tools ## go vet and staticcheck
 	$(GO) vet ./...
 	staticcheck ./...
 
-platform-up: tools ## start the local platform (registries, git, Kubernetes with kwok) in the background
-	$(GO) run ./internal/testenv/cmd/platform up
+local-up: tools build ## start the local clone of the platform in the background (stepper local up)
+	$(BIN) local up
 
-platform-down: ## stop the local platform
-	$(GO) run ./internal/testenv/cmd/platform down
+local-down: build ## stop the local clone and remove it (stepper local down)
+	$(BIN) local down
 
 clean:
 	rm -rf bin

@@ -35,6 +35,7 @@ type CLI struct {
 	Promote       PromoteCmd       `cmd:"" group:"verbs" help:"Carry a verified release to the next environment in the chain."`
 	Rollback      RollbackCmd      `cmd:"" group:"verbs" help:"Return an environment's app to an earlier release and hold it there."`
 	Status        StatusCmd        `cmd:"" group:"verbs" help:"Show the environment × app board: each release, its verified evidence, what stops its promotion, holds and drift."`
+	Local         LocalCmd         `cmd:"" group:"tools" help:"Run a local clone of the platform: up, status, down."`
 	Config        ConfigCmd        `cmd:"" group:"tools" help:"Print the effective configuration or the configuration reference."`
 	Version       VersionCmd       `cmd:"" group:"tools" help:"Print stepper's version."`
 }

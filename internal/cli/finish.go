@@ -12,6 +12,7 @@ import (
 
 	"github.com/stepper-cd/stepper/internal/config"
 	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/local"
 	"github.com/stepper-cd/stepper/internal/logging"
 	"github.com/stepper-cd/stepper/internal/report"
 )
@@ -28,7 +29,8 @@ func loadConfig(ctx context.Context, rt *Runtime, parser *kong.Kong) (*config.Co
 		Platform:     rt.Globals.Platform,
 		Environ:      rt.Environ,
 		// STEPPER_TRIGGERED_BY is the Jenkins library's, read by internal/ci.
-		IgnoreEnv: append(flagEnvNames(parser.Model.Node), "STEPPER_TRIGGERED_BY"),
+		// STEPPER_LOCAL_* are the local clone's addresses (stepper local up).
+		IgnoreEnv: append(append(flagEnvNames(parser.Model.Node), "STEPPER_TRIGGERED_BY"), local.EnvVars...),
 		Sets:      rt.Globals.ConfigSet,
 		Secrets:   rt.Secrets,
 	})

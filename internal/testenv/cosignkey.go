@@ -2,19 +2,13 @@ package testenv
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
+	"github.com/stepper-cd/stepper/internal/local"
 )
 
 // TestOnlyKeyPassword encrypts the cosign keys NewCosignKey makes. It is a
@@ -22,39 +16,14 @@ import (
 const TestOnlyKeyPassword = "test-only-password-not-a-secret"
 
 // CosignKey is a freshly generated cosign key pair in files.
-type CosignKey struct {
-	Private string // ENCRYPTED SIGSTORE PRIVATE KEY, under TestOnlyKeyPassword
-	Public  string // PUBLIC KEY
-}
+type CosignKey = local.KeyPair
 
 // NewCosignKey writes an ECDSA P-256 key pair to dir as
-// test-only-cosign.key and .pub, encrypted the way `cosign
-// generate-key-pair` does, so both stepper and the cosign CLI read it.
+// test-only-cosign.key and .pub, encrypted under TestOnlyKeyPassword the
+// way `cosign generate-key-pair` does, so both stepper and the cosign CLI
+// read it.
 func NewCosignKey(dir string) (CosignKey, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return CosignKey{}, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return CosignKey{}, err
-	}
-	ct, err := encrypted.Encrypt(der, []byte(TestOnlyKeyPassword))
-	if err != nil {
-		return CosignKey{}, fmt.Errorf("encrypt test key: %w", err)
-	}
-	pubDER, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		return CosignKey{}, err
-	}
-	k := CosignKey{Private: filepath.Join(dir, "test-only-cosign.key"), Public: filepath.Join(dir, "test-only-cosign.pub")}
-	if err := os.WriteFile(k.Private, pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED SIGSTORE PRIVATE KEY", Bytes: ct}), 0o600); err != nil {
-		return CosignKey{}, err
-	}
-	if err := os.WriteFile(k.Public, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
-		return CosignKey{}, err
-	}
-	return k, nil
+	return local.NewKeyPair(dir, "test-only-cosign", []byte(TestOnlyKeyPassword))
 }
 
 // Cosign runs the official cosign CLI offline, the way a private platform

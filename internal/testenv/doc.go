@@ -1,9 +1,12 @@
-// Package testenv runs the local test platform: real components bound to
-// 127.0.0.1 that tests and the demo talk to instead of mocks.
+// Package testenv is the tests' side of the local platform: real
+// components bound to 127.0.0.1 that tests and the demo talk to instead of
+// mocks. The components themselves live in package local, which the stepper
+// binary runs for `stepper local`; testenv starts them per test or per test
+// binary, and holds what must never ship: the fakes.
 //
 // The platform is made of a registry without the OCI referrers API (Debian's
 // docker-registry 2.8, as many Harbor installs behave), a registry with it
-// (go-containerregistry's in-memory registry), a git server for desired-state
+// (go-containerregistry's, served in-process), a git server for desired-state
 // repositories (git http-backend plus file:// URLs), and a Kubernetes control
 // plane without a container runtime (etcd, kube-apiserver,
 // kube-controller-manager, kube-scheduler and kwok simulating nodes and pods).

@@ -2,150 +2,75 @@ package testenv
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/stepper-cd/stepper/internal/local"
 )
 
-// Options choose the platform's components; the zero value starts all.
-type Options struct {
-	SkipRegistry          bool
-	SkipReferrersRegistry bool
-	SkipGit               bool
-	SkipKube              bool
-	Kube                  KubeOptions
-}
+// The platform's components live in package local, which the stepper
+// binary runs for `stepper local`; these names keep the tests' spelling.
+type (
+	Platform      = local.Platform
+	Options       = local.Options
+	Registry      = local.Registry
+	GitServer     = local.GitServer
+	AuthGitServer = local.AuthGitServer
+	Repo          = local.Repo
+	Kube          = local.Kube
+	KubeOptions   = local.KubeOptions
+	Node          = local.Node
+)
 
-// tools lists the executables the chosen components need.
-func (o Options) tools() []string {
-	var tools []string
-	if !o.SkipRegistry {
-		tools = append(tools, "docker-registry")
-	}
-	if !o.SkipReferrersRegistry {
-		tools = append(tools, "go")
-	}
-	if !o.SkipGit {
-		tools = append(tools, "git")
-	}
-	if !o.SkipKube {
-		tools = append(tools, "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "go")
-	}
-	return tools
-}
+var (
+	Start              = local.Start
+	StartRegistry      = local.StartRegistry
+	StartRegistryAuth  = local.StartRegistryAuth
+	StartGitServer     = local.StartGitServer
+	StartAuthGitServer = local.StartAuthGitServer
+	StartKube          = local.StartKube
+	DefaultNodes       = local.DefaultNodes
+	Tool               = local.Tool
+	CacheDir           = local.CacheDir
+	EnvNames           = local.EnvNames
+	BaseImage          = local.BaseImage
+	PushBaseImage      = local.PushBaseImage
+	FluxCRDDir         = local.FluxCRDDir
+)
 
-// Platform is the set of running components; a skipped one is nil.
-type Platform struct {
-	// Registry has no referrers API (docker-registry 2.8).
-	Registry *Registry
-	// ReferrersRegistry implements the referrers API.
-	ReferrersRegistry *Registry
-	Git               *GitServer
-	Kube              *Kube
-	// Dir holds every component's data and logs.
-	Dir string
-}
+const (
+	BaseImageUID         = local.BaseImageUID
+	ChaosFailBeforeReady = local.ChaosFailBeforeReady
+	ChaosFailAfterReady  = local.ChaosFailAfterReady
+)
 
-// startTimeout bounds a start when the caller's context has no deadline;
-// a first start may compile the referrers registry.
-const startTimeout = 3 * time.Minute
-
-// Start starts the chosen components concurrently under dir, one
-// subdirectory each, and returns once all are ready. On failure nothing is
-// left running.
-func Start(ctx context.Context, dir string, opts Options) (*Platform, error) {
-	dir, err := filepath.Abs(dir)
+// RequireTool returns the path of a tool a test needs. A missing tool skips
+// the test on a developer machine and fails it under CI=true, where every
+// tool is expected to be installed.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := Tool(name)
 	if err != nil {
-		return nil, fmt.Errorf("start platform: %w", err)
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, startTimeout)
-		defer cancel()
-	}
-	p := &Platform{Dir: dir}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	start := func(skip bool, name string, run func(dir string) error) {
-		if skip {
-			return
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
 		}
-		wg.Go(func() {
-			if err := run(filepath.Join(dir, name)); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
+		t.Skip(err)
 	}
-	start(opts.SkipRegistry, "registry", func(dir string) (err error) {
-		p.Registry, err = StartRegistry(ctx, dir, false)
-		return err
-	})
-	start(opts.SkipReferrersRegistry, "referrers-registry", func(dir string) (err error) {
-		p.ReferrersRegistry, err = StartRegistry(ctx, dir, true)
-		return err
-	})
-	start(opts.SkipGit, "git", func(dir string) (err error) {
-		p.Git, err = StartGitServer(ctx, dir)
-		return err
-	})
-	start(opts.SkipKube, "kube", func(dir string) (err error) {
-		p.Kube, err = StartKube(ctx, dir, opts.Kube)
-		return err
-	})
-	wg.Wait()
-	if len(errs) > 0 {
-		p.Stop()
-		return nil, fmt.Errorf("start platform in %s: %w", dir, errors.Join(errs...))
-	}
-	return p, nil
+	return path
 }
 
-// Stop stops every component; the data stays in Dir.
-func (p *Platform) Stop() {
-	if p != nil {
-		stopAll(p.Registry, p.ReferrersRegistry, p.Git, p.Kube)
+// RequireFluxCRDDir is FluxCRDDir for tests: it skips, or fails under CI=true.
+func RequireFluxCRDDir(t testing.TB) string {
+	t.Helper()
+	dir, err := FluxCRDDir()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
 	}
-}
-
-// Env describes the running platform as environment variables, the
-// contract with the demo and with tests run against `platform up`.
-func (p *Platform) Env() map[string]string {
-	env := map[string]string{"STEPPER_TEST_PLATFORM_DIR": p.Dir}
-	if p.Registry != nil {
-		env["STEPPER_TEST_REGISTRY"] = p.Registry.Host
-	}
-	if p.ReferrersRegistry != nil {
-		env["STEPPER_TEST_REFERRERS_REGISTRY"] = p.ReferrersRegistry.Host
-	}
-	if p.Git != nil {
-		env["STEPPER_TEST_GIT_URL"] = p.Git.URL
-		env["STEPPER_TEST_GIT_DIR"] = p.Git.Dir
-	}
-	if p.Kube != nil {
-		env["KUBECONFIG"] = p.Kube.Kubeconfig
-		env["STEPPER_TEST_KUBE_SERVER"] = p.Kube.Server
-	}
-	return env
-}
-
-// EnvNames returns the names of Env in a stable order.
-func EnvNames(env map[string]string) []string {
-	names := make([]string, 0, len(env))
-	for name := range env {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
+	return dir
 }
 
 // StartForTest starts a platform for one test in a temporary directory and
@@ -153,7 +78,7 @@ func EnvNames(env map[string]string) []string {
 // under CI=true. For one platform per package, see Shared.
 func StartForTest(t testing.TB, opts Options) *Platform {
 	t.Helper()
-	for _, tool := range opts.tools() {
+	for _, tool := range opts.Tools() {
 		RequireTool(t, tool)
 	}
 	p, err := Start(t.Context(), t.TempDir(), opts)
@@ -190,7 +115,7 @@ func NewShared(opts Options) *Shared { return &Shared{opts: opts} }
 // every test that asks.
 func (s *Shared) Get(t testing.TB) *Platform {
 	t.Helper()
-	for _, tool := range s.opts.tools() {
+	for _, tool := range s.opts.Tools() {
 		RequireTool(t, tool)
 	}
 	s.once.Do(func() {

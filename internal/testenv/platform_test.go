@@ -22,8 +22,8 @@ func TestPlatformEnv(t *testing.T) {
 	p := platform.Get(t)
 	env := p.Env()
 	for _, name := range []string{
-		"STEPPER_TEST_REGISTRY", "STEPPER_TEST_REFERRERS_REGISTRY",
-		"STEPPER_TEST_GIT_URL", "STEPPER_TEST_GIT_DIR", "KUBECONFIG",
+		"STEPPER_LOCAL_REGISTRY", "STEPPER_LOCAL_REFERRERS_REGISTRY",
+		"STEPPER_LOCAL_GIT_URL", "STEPPER_LOCAL_GIT_DIR", "KUBECONFIG",
 	} {
 		if env[name] == "" {
 			t.Errorf("Env()[%s] is empty; env: %v", name, env)

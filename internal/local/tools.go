@@ -1,4 +1,4 @@
-package testenv
+package local
 
 import (
 	"fmt"
@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 )
 
 // installHint tells the user how to get a missing tool.
@@ -27,21 +26,6 @@ func Tool(name string) (string, error) {
 		return "", fmt.Errorf("tool %s not found in %s or PATH: %s", name, strings.Join(toolDirs(), ", "), installHint)
 	}
 	return path, nil
-}
-
-// RequireTool returns the path of a tool a test needs. A missing tool skips
-// the test on a developer machine and fails it under CI=true, where every
-// tool is expected to be installed.
-func RequireTool(t testing.TB, name string) string {
-	t.Helper()
-	path, err := Tool(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	return path
 }
 
 func toolDirs() []string {

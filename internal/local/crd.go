@@ -1,4 +1,4 @@
-package testenv
+package local
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,19 +32,6 @@ func FluxCRDDir() (string, error) {
 		return "", fmt.Errorf("flux CRDs not found at %s: run `bash .ci/tools.sh fluxcrd`", dir)
 	}
 	return dir, nil
-}
-
-// RequireFluxCRDDir is FluxCRDDir for tests: it skips, or fails under CI=true.
-func RequireFluxCRDDir(t testing.TB) string {
-	t.Helper()
-	dir, err := FluxCRDDir()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	return dir
 }
 
 // InstallCRDs applies every CustomResourceDefinition in the YAML files of

@@ -1,4 +1,4 @@
-package testenv
+package local
 
 import (
 	"archive/tar"
@@ -74,6 +74,30 @@ func PushBaseImage(ctx context.Context, registryHost, repo string) (name.Digest,
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("build base image: %w", err)
 	}
+	return pushBase(ctx, registryHost, repo, img)
+}
+
+// PushNonRootBaseImage pushes BaseImage with its user set to nonroot
+// (65532:65532), as distroless's :nonroot images are: an image built on it
+// runs as non-root unless it says otherwise.
+func PushNonRootBaseImage(ctx context.Context, registryHost, repo string) (name.Digest, error) {
+	img, err := BaseImage()
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("build base image: %w", err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("build base image: %w", err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Config.User = fmt.Sprintf("%d:%d", BaseImageUID, BaseImageUID)
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		return name.Digest{}, fmt.Errorf("build base image: %w", err)
+	}
+	return pushBase(ctx, registryHost, repo, img)
+}
+
+func pushBase(ctx context.Context, registryHost, repo string, img v1.Image) (name.Digest, error) {
 	tag, err := name.NewTag(registryHost+"/"+repo+":latest", name.Insecure)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("push base image: %w", err)

@@ -1,4 +1,4 @@
-package testenv
+package local
 
 import (
 	"context"
@@ -31,6 +31,8 @@ type Node struct {
 type KubeOptions struct {
 	// Nodes to simulate; DefaultNodes when empty.
 	Nodes []Node
+	// Progress, when set, hears each step of the start.
+	Progress func(format string, args ...any)
 }
 
 // DefaultNodes are two nodes in two zones, enough for spread constraints.
@@ -52,10 +54,11 @@ type Kube struct {
 	// Nodes are the simulated nodes.
 	Nodes []Node
 
-	dir   string
-	bins  kubeBinaries
-	pki   *kubePKI
-	procs []*process // in start order
+	progress func(string, ...any)
+	dir      string
+	bins     kubeBinaries
+	pki      *kubePKI
+	procs    []*process // in start order
 }
 
 // serviceCIDR is the Service IP range; its first address belongs to the
@@ -98,6 +101,7 @@ func newKube(dir string, opts KubeOptions) (*Kube, error) {
 		return nil, err
 	}
 	k := &Kube{
+		progress:   opts.Progress,
 		Kubeconfig: filepath.Join(dir, "kubeconfig"),
 		Nodes:      opts.Nodes,
 		dir:        dir,
@@ -135,9 +139,11 @@ func (k *Kube) boot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	k.say("kube: etcd and kube-apiserver started")
 	if err := waitUntil(ctx, httpOK(k.readyzClient(), k.Server+"/readyz"), apiserver, etcd); err != nil {
 		return err
 	}
+	k.say("kube: the API server is ready at %s", k.Server)
 
 	// kube-controller-manager gives up when the API server is not healthy
 	// within ten seconds, so the rest starts only now.
@@ -164,13 +170,21 @@ func (k *Kube) boot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	k.say("kube: kube-controller-manager, kube-scheduler and kwok started")
 	if err := createNodes(ctx, client, k.Nodes); err != nil {
 		return apiserver.failure(err)
 	}
 	if err := waitUntil(ctx, nodesReady(client, k.Nodes), kwok, k.procs...); err != nil {
 		return err
 	}
+	k.say("kube: %d kwok nodes are Ready", len(k.Nodes))
 	return waitUntil(ctx, defaultServiceAccount(client), controllers, k.procs...)
+}
+
+func (k *Kube) say(format string, args ...any) {
+	if k.progress != nil {
+		k.progress(format, args...)
+	}
 }
 
 // run starts a component and remembers it for Stop. Without env it gets

@@ -1,0 +1,293 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/local"
+)
+
+// LocalCmd groups `stepper local`.
+type LocalCmd struct {
+	Up     LocalUpCmd     `cmd:"" help:"Start a local clone of the platform and write a ready stepper.yaml for it."`
+	Status LocalStatusCmd `cmd:"" help:"Show what the local clone runs, where, and whether each part answers."`
+	Down   LocalDownCmd   `cmd:"" help:"Stop the local clone and remove everything it made."`
+	Serve  LocalServeCmd  `cmd:"" hidden:"" help:"Run the local clone in the foreground (what up starts)."`
+}
+
+// localClone are the flags that say what clone to make, shared by up and
+// the serve process it starts.
+type localClone struct {
+	Platform   string   `arg:"" optional:"" default:"ehealth" enum:"ehealth" help:"The platform to clone: ehealth."`
+	Chain      string   `default:"internal" enum:"internal,vendor" help:"The chain stepper.yaml follows: internal (inttest first) or vendor (devenvcgi first)."`
+	App        []string `default:"patient-api" placeholder:"NAME" help:"Apps that get an entry in every environment's desired state. Repeatable."`
+	Kubeconfig string   `placeholder:"FILE" type:"path" help:"Use this cluster (its current context) instead of starting the local control plane."`
+	Without    []string `enum:"kube,distribution" placeholder:"PART" help:"Leave out a part: kube (no cluster at all), distribution (the second registry, docker-registry 2.8, which has no referrers API)."`
+	Bare       bool     `help:"Start the components only: no key, base image, charts, repositories or stepper.yaml (what the tests' platform is)."`
+}
+
+func localDir(dir string) (string, error) {
+	if dir != "" {
+		return filepath.Abs(dir)
+	}
+	return local.DefaultDir()
+}
+
+// LocalUpCmd is `stepper local up`.
+type LocalUpCmd struct {
+	localClone
+	Dir string `placeholder:"DIR" help:"Where the clone keeps everything (default ~/.cache/stepper/local)."`
+}
+
+// Help is the long help of `stepper local up`.
+func (LocalUpCmd) Help() string {
+	return `Starts a local clone of the platform in the background and writes a ready
+stepper.yaml for it, so that every verb runs against it unchanged:
+
+  - an OCI registry with the referrers API, served from the stepper
+    process (blobs on disk, manifests in memory), and Debian's
+    docker-registry 2.8 when it is installed;
+  - the platform's approved base image, non-root, in that registry;
+  - a fresh cosign key pair, its password in a file beside it;
+  - the platform's chart in a Helm chart repository;
+  - a desired-state repository with a file per environment of the chains,
+    served over git's HTTP protocol;
+  - Kubernetes: the cluster of --kubeconfig, otherwise etcd, kube-apiserver,
+    kube-controller-manager and kube-scheduler with kwok simulating the
+    nodes and pods (installed by .ci/tools.sh: make tools).
+
+Routes that need GitLab or Jenkins land as commits; local status lists
+them. Every line the clone logs while it starts is shown. It returns once
+the clone is ready; source DIR/env to point stepper (STEPPER_CONFIG) and
+kubectl (KUBECONFIG) at it. A clone already running is left as it is.
+
+Examples:
+
+    stepper local up
+    stepper local up ehealth --chain vendor --app patient-api --app careplan
+    stepper local up --kubeconfig ~/.kube/config
+    source ~/.cache/stepper/local/env && stepper config show
+`
+}
+
+// Run starts the clone.
+func (c *LocalUpCmd) Run(ctx context.Context, rt *Runtime) error {
+	dir, err := localDir(c.Dir)
+	if err != nil {
+		return err
+	}
+	if !c.Bare {
+		if err := c.cloneOptions(dir).Check(); err != nil {
+			return exit.Mark(exit.Usage, err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return exit.Infraf("local up: %w", err)
+	}
+	args := append([]string{"local", "serve", "--dir", dir}, c.args()...)
+	began := time.Now()
+	fmt.Fprintf(rt.Stderr, "starting the local clone in %s; its log is %s\n", dir, local.LogPath(dir))
+	s, started, err := local.Up(ctx, dir, local.Spawn{Path: self, Args: args}, rt.Stderr)
+	if err != nil {
+		return exit.Mark(exit.Infra, err)
+	}
+	if !started {
+		fmt.Fprintf(rt.Stderr, "the local clone in %s runs already (pid %d); stepper local down stops it\n", dir, s.PID)
+	} else {
+		fmt.Fprintf(rt.Stderr, "the local clone is ready in %s\n", time.Since(began).Round(100*time.Millisecond))
+	}
+	if rt.Globals.Output == "json" {
+		return printJSON(rt, s)
+	}
+	return writeLocalState(rt.Stdout, s, nil)
+}
+
+func (c localClone) cloneOptions(dir string) local.CloneOptions {
+	return local.CloneOptions{Platform: c.Platform, Chain: c.Chain, Apps: c.App, Dir: dir}
+}
+
+// args are the flags that make serve clone what up was asked for.
+func (c localClone) args() []string {
+	args := []string{c.Platform, "--chain", c.Chain}
+	for _, app := range c.App {
+		args = append(args, "--app", app)
+	}
+	if c.Kubeconfig != "" {
+		args = append(args, "--kubeconfig", c.Kubeconfig)
+	}
+	for _, w := range c.Without {
+		args = append(args, "--without", w)
+	}
+	if c.Bare {
+		args = append(args, "--bare")
+	}
+	return args
+}
+
+// LocalServeCmd is the clone's serve process.
+type LocalServeCmd struct {
+	localClone
+	Dir string `required:"" placeholder:"DIR" help:"The clone's directory."`
+}
+
+// Run serves until interrupted.
+func (c *LocalServeCmd) Run(ctx context.Context) error {
+	opts := local.ServeOptions{Kubeconfig: c.Kubeconfig}
+	for _, w := range c.Without {
+		switch w {
+		case "kube":
+			opts.Platform.SkipKube = true
+		case "distribution":
+			opts.Platform.SkipRegistry = true
+		}
+	}
+	if c.Kubeconfig != "" {
+		opts.Platform.SkipKube = true
+	}
+	if _, err := local.Tool("docker-registry"); err != nil && !opts.Platform.SkipRegistry {
+		fmt.Println("docker-registry is not installed: only the registry with the referrers API runs")
+		opts.Platform.SkipRegistry = true
+	}
+	if !c.Bare {
+		clone := c.cloneOptions(c.Dir)
+		opts.Seed = func(ctx context.Context, p *local.Platform, logf func(string, ...any)) (*local.Clone, error) {
+			return local.Seed(ctx, p, clone, logf)
+		}
+	}
+	return local.Serve(ctx, c.Dir, opts)
+}
+
+// LocalStatusCmd is `stepper local status`.
+type LocalStatusCmd struct {
+	Dir string `placeholder:"DIR" help:"The clone's directory (default ~/.cache/stepper/local)."`
+}
+
+// Help is the long help of `stepper local status`.
+func (LocalStatusCmd) Help() string {
+	return `Shows whether the local clone runs, what it runs and where, and asks each
+part whether it answers: the registries, the git server, the chart
+repository and the Kubernetes API. It lists the platform's routes the clone
+lands as commits. Exit 1 when the clone is not running or a part does not
+answer.
+
+Examples:
+
+    stepper local status
+    stepper local status -o json
+`
+}
+
+// Run reports the clone.
+func (c *LocalStatusCmd) Run(ctx context.Context, rt *Runtime) error {
+	dir, err := localDir(c.Dir)
+	if err != nil {
+		return err
+	}
+	s, err := local.ReadState(dir)
+	if err != nil {
+		return exit.Mark(exit.Failed, err)
+	}
+	if !s.Alive(dir) {
+		return exit.Failedf("local status: no local clone runs in %s; start one with stepper local up", dir)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	checks := local.Health(ctx, s)
+	var down []string
+	for _, ch := range checks {
+		if !ch.OK {
+			down = append(down, ch.Part)
+		}
+	}
+	if rt.Globals.Output == "json" {
+		if err := printJSON(rt, struct {
+			*local.State
+			Health []local.Check `json:"health"`
+		}{s, checks}); err != nil {
+			return err
+		}
+	} else if err := writeLocalState(rt.Stdout, s, checks); err != nil {
+		return err
+	}
+	if len(down) > 0 {
+		return exit.Failedf("local status: %s of the clone in %s do not answer; its log is %s", strings.Join(down, ", "), dir, local.LogPath(dir))
+	}
+	return nil
+}
+
+// LocalDownCmd is `stepper local down`.
+type LocalDownCmd struct {
+	Dir string `placeholder:"DIR" help:"The clone's directory (default ~/.cache/stepper/local)."`
+}
+
+// Help is the long help of `stepper local down`.
+func (LocalDownCmd) Help() string {
+	return `Stops the local clone and removes its directory: the registry's images,
+the repositories, the keys, the cluster's data, stepper.yaml and the logs.
+Nothing to do when it is not running.
+
+Examples:
+
+    stepper local down
+`
+}
+
+// Run stops the clone.
+func (c *LocalDownCmd) Run(rt *Runtime) error {
+	dir, err := localDir(c.Dir)
+	if err != nil {
+		return err
+	}
+	running, err := local.Down(dir)
+	if err != nil {
+		return exit.Mark(exit.Infra, err)
+	}
+	if running {
+		fmt.Fprintf(rt.Stdout, "the local clone stopped; %s removed\n", dir)
+	} else {
+		fmt.Fprintf(rt.Stdout, "no local clone was running; %s removed\n", dir)
+	}
+	return nil
+}
+
+// writeLocalState prints the clone as a terminal reads it.
+func writeLocalState(w io.Writer, s *local.State, checks []local.Check) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "local clone\t%s (pid %d, since %s)\n", s.Dir, s.PID, s.Started.Local().Format(time.DateTime))
+	if c := s.Clone; c != nil {
+		fmt.Fprintf(tw, "platform\t%s, chain %s, apps %s\n", c.Platform, c.Chain, strings.Join(c.Apps, ", "))
+		fmt.Fprintf(tw, "stepper.yaml\t%s\n", c.Config)
+		fmt.Fprintf(tw, "base image\t%s\n", c.BaseImage)
+		fmt.Fprintf(tw, "signing key\t%s\n", c.PublicKey)
+	}
+	fmt.Fprintln(tw)
+	if checks == nil {
+		checks = local.Parts(s)
+	}
+	fmt.Fprintln(tw, "PART\tWHERE\tHEALTH")
+	for _, ch := range checks {
+		health := ch.Detail
+		if health == "" {
+			health = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", ch.Part, ch.Where, health)
+	}
+	if c := s.Clone; c != nil && len(c.Routes) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "ENV\tTHE PLATFORM LANDS BY\tTHE CLONE LANDS BY")
+		for _, r := range c.Routes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Env, r.Platform, r.Local)
+		}
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintf(tw, "use it:\tsource %s\n", local.EnvPath(s.Dir))
+	return tw.Flush()
+}

@@ -1,0 +1,140 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+)
+
+// Registry is a running OCI registry on 127.0.0.1.
+type Registry struct {
+	// Host is "127.0.0.1:port", the registry part of an image reference.
+	Host string
+	// Referrers tells whether the registry implements the OCI referrers API.
+	Referrers bool
+
+	proc *process     // docker-registry
+	srv  *http.Server // the in-process referrers registry
+}
+
+// StartRegistry starts a registry storing its data under dir. With referrers
+// it is go-containerregistry's registry, served from this process, which
+// answers
+// GET /v2/<name>/referrers/<digest>; without, it is docker-registry 2.8,
+// which answers 404 there and makes clients fall back to the tag schema.
+// It returns once /v2/ answers.
+func StartRegistry(ctx context.Context, dir string, referrers bool) (*Registry, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("start registry: %w", err)
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, fmt.Errorf("start registry: %w", err)
+	}
+	if referrers {
+		srv, err := serveReferrersRegistry(dir, addr)
+		if err != nil {
+			return nil, err
+		}
+		// The listener is bound: it answers from now on.
+		return &Registry{Host: addr, Referrers: true, srv: srv}, nil
+	}
+	proc, err := startDistribution(dir, addr, "")
+	if err != nil {
+		return nil, err
+	}
+	r := &Registry{Host: addr, proc: proc}
+	if err := proc.waitReady(ctx, httpOK(http.DefaultClient, "http://"+addr+"/v2/")); err != nil {
+		r.Stop()
+		return nil, fmt.Errorf("start registry: %w", err)
+	}
+	return r, nil
+}
+
+// Stop ends the registry; its data stays in its directory.
+func (r *Registry) Stop() {
+	if r == nil {
+		return
+	}
+	if r.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.srv.Shutdown(ctx)
+	}
+	if r.proc != nil {
+		r.proc.Stop()
+	}
+}
+
+// startDistribution runs Debian's docker-registry (distribution 2.8) with a
+// generated configuration; extra is appended to it as top-level YAML.
+func startDistribution(dir, addr, extra string) (*process, error) {
+	bin, err := Tool("docker-registry")
+	if err != nil {
+		return nil, fmt.Errorf("start registry: %w", err)
+	}
+	config := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(config, []byte(distributionConfig(filepath.Join(dir, "data"), addr)+extra), 0o644); err != nil {
+		return nil, fmt.Errorf("start registry: write config: %w", err)
+	}
+	// REGISTRY_* variables override the file; none of the caller's may leak in.
+	return startProcess("docker-registry", dir, bin, []string{"serve", config}, childEnv("REGISTRY_"))
+}
+
+func distributionConfig(dataDir, addr string) string {
+	return fmt.Sprintf(`version: 0.1
+log:
+  level: info
+  formatter: text
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: %s
+  secret: stepper-test-platform
+`, dataDir, addr)
+}
+
+// serveReferrersRegistry serves go-containerregistry's registry, with the
+// referrers API, from this process: blobs on disk under dir, manifests in
+// memory (they last as long as the process).
+func serveReferrersRegistry(dir, addr string) (*http.Server, error) {
+	blobs := filepath.Join(dir, "blobs")
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		return nil, fmt.Errorf("start referrers registry: %w", err)
+	}
+	logFile, err := os.OpenFile(filepath.Join(dir, "referrers-registry.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("start referrers registry: open log: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start referrers registry: %w", err)
+	}
+	srv := &http.Server{
+		Handler: registry.New(
+			registry.WithReferrersSupport(true),
+			registry.WithBlobHandler(registry.NewDiskBlobHandler(blobs)),
+			registry.Logger(log.New(logFile, "", log.LstdFlags)),
+		),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	srv.RegisterOnShutdown(func() { logFile.Close() })
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
+}
