@@ -67,9 +67,22 @@ func TestWalls(t *testing.T) {
 				t.Errorf("%s imports %s: a step never imports the CLI", pkg, imp)
 			case strings.HasPrefix(pkg, "steps/") && strings.HasPrefix(inMod, "steps/") && inMod != pkg:
 				t.Errorf("%s imports %s: steps hand results through internal/release, never import each other", pkg, imp)
+			case !testTree(pkg) && (testTree(inMod) || imp == "testing"):
+				t.Errorf("%s imports %s: the fakes and test helpers never ship in the binary", pkg, imp)
 			case pkg == "internal/cli" && (inMod == "internal/desiredstate" || inMod == "internal/gitrepo" || imp == "go.yaml.in/yaml/v3"):
 				t.Errorf("internal/cli imports %s: reading and editing desired state is a step's decision, not the CLI's", imp)
 			}
 		}
 	}
+}
+
+// testTree tells the packages that exist for the tests and the demo:
+// internal/testenv (the fakes among them) and internal/demo.
+func testTree(pkg string) bool {
+	for _, p := range []string{"internal/testenv", "internal/demo"} {
+		if pkg == p || strings.HasPrefix(pkg, p+"/") {
+			return true
+		}
+	}
+	return false
 }

@@ -164,15 +164,24 @@ const memberAccessLevel = 30
 // yet; add them with AddProject. It stops when the test ends.
 func StartFakeGitLab(t testing.TB) *FakeGitLab {
 	t.Helper()
+	f := NewFakeGitLab()
+	t.Cleanup(f.Close)
+	return f
+}
+
+// NewFakeGitLab is StartFakeGitLab for a program (the demo): Close stops it.
+func NewFakeGitLab() *FakeGitLab {
 	token := make([]byte, 12)
 	_, _ = rand.Read(token) // never fails
 	f := &FakeGitLab{Token: "glpat-" + hex.EncodeToString(token), nextID: 100, jobs: map[string]*fakeJob{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
-	t.Cleanup(f.srv.Close)
 	f.SetTokenUser("stepper-bot")
 	return f
 }
+
+// Close stops the fake.
+func (f *FakeGitLab) Close() { f.srv.Close() }
 
 // AddUser creates an active user and returns its id; a user that exists
 // already keeps its id.

@@ -154,6 +154,14 @@ const (
 // otherwise. It stops when the test ends, and so do the builds still running.
 func StartFakeJenkins(t testing.TB) *FakeJenkins {
 	t.Helper()
+	f := NewFakeJenkins()
+	t.Cleanup(f.Close)
+	return f
+}
+
+// NewFakeJenkins is StartFakeJenkins for a program (the demo): Close stops
+// it and the builds still running.
+func NewFakeJenkins() *FakeJenkins {
 	ctx, stop := context.WithCancel(context.Background())
 	f := &FakeJenkins{
 		User: "stepper-bot", Token: "11" + randomHex(16), // Jenkins' API tokens are 34 hex digits
@@ -162,12 +170,14 @@ func StartFakeJenkins(t testing.TB) *FakeJenkins {
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
-	t.Cleanup(func() {
-		f.stop()
-		f.srv.Close()
-		f.running.Wait()
-	})
 	return f
+}
+
+// Close stops the stand-in and waits for the builds still running.
+func (f *FakeJenkins) Close() {
+	f.stop()
+	f.srv.Close()
+	f.running.Wait()
 }
 
 func randomHex(n int) string {
