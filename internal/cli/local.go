@@ -31,6 +31,8 @@ type localClone struct {
 	Kubeconfig string   `placeholder:"FILE" type:"path" help:"Use this cluster (its current context) instead of starting the local control plane."`
 	Without    []string `enum:"kube,distribution" placeholder:"PART" help:"Leave out a part: kube (no cluster at all), distribution (the second registry, docker-registry 2.8, which has no referrers API)."`
 	Bare       bool     `help:"Start the components only: no key, base image, charts, repositories or stepper.yaml (what the tests' platform is)."`
+	GitLab     string   `name:"gitlab" placeholder:"URL" help:"A GitLab whose API preprod's merge request from master into prod goes through (token in GITLAB_TOKEN); without it, preprod lands as a commit on prod."`
+	Jenkins    string   `name:"jenkins" placeholder:"URL" help:"A Jenkins whose promotion jobs (ehealth-promote-exttest, ehealth-promote-prod) exttest and prod land through (JENKINS_USER, JENKINS_TOKEN); without it, they land as commits."`
 }
 
 func localDir(dir string) (string, error) {
@@ -111,7 +113,7 @@ func (c *LocalUpCmd) Run(ctx context.Context, rt *Runtime) error {
 }
 
 func (c localClone) cloneOptions(dir string) local.CloneOptions {
-	return local.CloneOptions{Platform: c.Platform, Chain: c.Chain, Apps: c.App, Dir: dir}
+	return local.CloneOptions{Platform: c.Platform, Chain: c.Chain, Apps: c.App, Dir: dir, GitLab: c.GitLab, Jenkins: c.Jenkins}
 }
 
 // args are the flags that make serve clone what up was asked for.
@@ -128,6 +130,12 @@ func (c localClone) args() []string {
 	}
 	if c.Bare {
 		args = append(args, "--bare")
+	}
+	if c.GitLab != "" {
+		args = append(args, "--gitlab", c.GitLab)
+	}
+	if c.Jenkins != "" {
+		args = append(args, "--jenkins", c.Jenkins)
 	}
 	return args
 }

@@ -43,6 +43,11 @@ type CloneOptions struct {
 	Apps []string
 	// Dir is the clone's directory: keys, charts and stepper.yaml go there.
 	Dir string
+	// GitLab and Jenkins, when set, are the base URLs of a GitLab and a
+	// Jenkins the clone's routes go through as the platform's do: a merge
+	// request into prod for preprod, promotion jobs for exttest and prod.
+	// Unset, those routes land as commits.
+	GitLab, Jenkins string
 }
 
 // Check refuses options no clone can be made of, before anything starts.
@@ -55,6 +60,11 @@ func (o CloneOptions) Check() error {
 	}
 	if len(o.Apps) == 0 {
 		return errors.New("local up: name at least one app (--app)")
+	}
+	for _, u := range []string{o.GitLab, o.Jenkins} {
+		if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return fmt.Errorf("local up: %q is no http(s) URL; give GitLab's and Jenkins' base URLs, like https://gitlab.example", u)
+		}
 	}
 	for _, app := range o.Apps {
 		if !appName.MatchString(app) {
@@ -111,11 +121,19 @@ func (c *Clone) Close() {
 var ehealthEnvs = []string{"inttest", "devenvcgi", "exttest", "preprod", "prod"}
 
 // ehealthRoutes are the routes of the eHealth platform that the clone lands
-// as commits.
-var ehealthRoutes = []Route{
-	{Env: "exttest", Platform: "Jenkins job ehealth-promote-exttest (commits to master)", Local: "commit to master"},
-	{Env: "preprod", Platform: "merge request from master into prod", Local: "commit to prod"},
-	{Env: "prod", Platform: "privileged Jenkins job ehealth-promote-prod (commits to prod)", Local: "commit to prod"},
+// as commits, for want of a Jenkins or a GitLab.
+func ehealthRoutes(o CloneOptions) []Route {
+	var routes []Route
+	if o.Jenkins == "" {
+		routes = append(routes, Route{Env: "exttest", Platform: "Jenkins job ehealth-promote-exttest (commits to master)", Local: "commit to master"})
+	}
+	if o.GitLab == "" {
+		routes = append(routes, Route{Env: "preprod", Platform: "merge request from master into prod", Local: "commit to prod"})
+	}
+	if o.Jenkins == "" {
+		routes = append(routes, Route{Env: "prod", Platform: "privileged Jenkins job ehealth-promote-prod (commits to prod)", Local: "commit to prod"})
+	}
+	return routes
 }
 
 // Seed makes the clone on a running platform: a fresh signing key, the
@@ -133,7 +151,7 @@ func Seed(ctx context.Context, p *Platform, o CloneOptions, logf func(string, ..
 	if reg == nil || p.Git == nil {
 		return nil, errors.New("seed the clone: it needs a registry and the git server")
 	}
-	c = &Clone{Platform: o.Platform, Chain: o.Chain, Apps: o.Apps, Registry: reg.Host, Project: "ehealth", Routes: ehealthRoutes,
+	c = &Clone{Platform: o.Platform, Chain: o.Chain, Apps: o.Apps, Registry: reg.Host, Project: "ehealth", Routes: ehealthRoutes(o),
 		Config: filepath.Join(o.Dir, "stepper.yaml")}
 	defer func() {
 		if err != nil {
@@ -193,7 +211,7 @@ func Seed(ctx context.Context, p *Platform, o CloneOptions, logf func(string, ..
 
 	config, err := render("assets/ehealth/stepper.yaml.tmpl", map[string]any{
 		"Dir": o.Dir, "Chain": o.Chain, "Registry": c.Registry, "BaseImage": c.BaseImage, "Key": key,
-		"KeyPassword": passwordFile, "Charts": c.Charts, "Repo": c.Repo})
+		"KeyPassword": passwordFile, "Charts": c.Charts, "Repo": c.Repo, "GitLab": o.GitLab, "Jenkins": o.Jenkins})
 	if err != nil {
 		return nil, err
 	}
