@@ -18,10 +18,13 @@ export GOTOOLCHAIN := local
 # Debian's Groovy 2.4 (the Jenkins pipeline line) runs on Debian's OpenJDK 17.
 export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 
-.PHONY: build test fuzz fuzz-short bench lint tools local-up local-down clean
+.PHONY: build demo test fuzz fuzz-short bench lint tools local-up local-down clean
 
 build: ## the stepper binary in bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stepper
+
+demo: tools build ## the whole flow on the sample app against a local clone of the eHealth platform (CHAIN=vendor for the vendor chain)
+	$(GO) run ./internal/demo/cmd/demo -bin $(BIN) -chain $(or $(CHAIN),internal)
 
 tools: ## install every pinned tool the tests and the platform need
 	bash .ci/tools.sh

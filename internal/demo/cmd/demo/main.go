@@ -1,0 +1,55 @@
+// Command demo runs stepper's whole flow on the sample app against a local
+// clone of the eHealth platform (see package demo); `make demo` runs it:
+//
+//	demo [-bin bin/stepper] [-dir bin/demo] [-chain internal|vendor] [-keep]
+//
+// Run it from the repository's root. It exits 0 once every phase passed
+// and its checks held.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/stepper-cd/stepper/internal/demo"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/stepper", "the stepper binary")
+	dir := flag.String("dir", "bin/demo", "where the demo works; the status page stays there")
+	chain := flag.String("chain", "internal", "the eHealth chain: internal (inttest first) or vendor (devenvcgi first)")
+	keep := flag.Bool("keep", false, "leave the local clone running at the end (its GitLab and Jenkins stop with the demo)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+			os.Exit(2)
+		}
+		return a
+	}
+	if _, err := os.Stat("testdata/smoke/app"); err != nil {
+		fmt.Fprintln(os.Stderr, "demo: run it from the repository's root (make demo): testdata/smoke/app is not here")
+		os.Exit(2)
+	}
+	// A clone an interrupted demo left running goes first.
+	_ = exec.Command(abs(*bin), "local", "down", "--dir", filepath.Join(abs(*dir), "clone")).Run()
+	if err := os.RemoveAll(abs(*dir)); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+	_, err := demo.Run(ctx, demo.Options{Bin: abs(*bin), Source: abs("."), Dir: abs(*dir), Chain: *chain, Out: os.Stdout, Keep: *keep})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
