@@ -63,7 +63,10 @@ install_one() { # name version how
     relink "$name" "$dir"
     return
   fi
-  log "installing $name $version ($kind); cached afterwards in $dir"
+  # The last build of this tool, whatever its version, says how long to wait.
+  local last=$cache/tools/$name.last-build-seconds took=""
+  [ -f "$last" ] && took=" (its last build took $(cat "$last")s)"
+  log "installing $name $version ($kind)$took; cached afterwards in $dir"
   rm -rf "$dir"; mkdir -p "$dir/bin"
   local start=$SECONDS
   case $kind in
@@ -87,6 +90,7 @@ install_one() { # name version how
       ;;
   esac
   touch "$dir/.done"
+  echo "$((SECONDS - start))" > "$last"
   log "installed $name $version in $((SECONDS - start))s"
   relink "$name" "$dir"
 }
