@@ -63,7 +63,7 @@ func (c *SmokeTestCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config,
 		return exit.Mark(exit.Usage, err)
 	}
 	job := smoketest.Job{
-		Options: c.Options, Namespace: orDefault(c.Namespace, c.Env), PipelineURL: rt.CI.PipelineURL,
+		Options: c.Options, Namespace: c.Namespace, PipelineURL: rt.CI.PipelineURL,
 		DesiredState: land.SpecOf(cfg, env), AllowRolloutOnly: st.AllowRolloutOnly, DryRun: rt.Globals.DryRun,
 	}
 	step := &smoketest.Step{Version: Version, States: clients.Checkouts()}
@@ -84,8 +84,8 @@ func (c *SmokeTestCmd) Run(ctx context.Context, rt *Runtime, cfg *config.Config,
 		step.Attester = statementAttester{key: key, opts: opts}
 	}
 	if c.RollbackOnFailure && !job.DryRun {
-		step.Rollback = func(ctx context.Context, reason string) (string, error) {
-			return c.rollBack(ctx, rt, cfg, clients, env, job.Namespace, step.Workloads != nil, reason)
+		step.Rollback = func(ctx context.Context, namespace, reason string) (string, error) {
+			return c.rollBack(ctx, rt, cfg, clients, env, namespace, step.Workloads != nil, reason)
 		}
 	}
 	out, err := step.Run(ctx, job)

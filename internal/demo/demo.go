@@ -435,7 +435,7 @@ func (d *demo) smoke(ctx context.Context, env string) error {
 	}
 	d.say("kwok runs no container, so the HTTP checks go to a copy of the app on this machine, %s", d.appURL)
 	if _, err := d.must(ctx, "smoke-test", "--env", env, "--app", app, "--kubeconfig", d.state.Env["KUBECONFIG"],
-		"--namespace", "ehealth-"+env, "--url", d.appURL, "--soak", "1s", "--timeout", "2m"); err != nil {
+		"--url", d.appURL, "--soak", "1s", "--timeout", "2m"); err != nil {
 		return err
 	}
 	d.checked("smoke-test passed in %s and signed its evidence", env)
@@ -605,6 +605,11 @@ func (d *demo) brokenRelease(ctx context.Context) error {
 		return errors.New("a deploy over the rollback hold was accepted")
 	}
 	d.checked("a deploy over the hold is refused until a promotion or deploy --release-hold lifts it")
+	d.say("what a rollback of the Helm release itself would do now, changing nothing (its namespace comes from the desired state):")
+	if _, err := d.must(ctx, "rollback", "--apply", "--dry-run", "--env", env, "--app", app, "--kubeconfig", d.state.Env["KUBECONFIG"],
+		"--reason", "a look at what it would restore"); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/stepper-cd/stepper/internal/exit"
 	"github.com/stepper-cd/stepper/internal/gate"
 	"github.com/stepper-cd/stepper/internal/helm"
+	"github.com/stepper-cd/stepper/internal/land"
 	"github.com/stepper-cd/stepper/internal/logging"
 	"github.com/stepper-cd/stepper/internal/release"
 )
@@ -29,7 +30,7 @@ func (s *Step) apply(ctx context.Context, job Job) (*Outcome, error) {
 	cl := helm.Cluster{Kubeconfig: job.Kubeconfig, Context: job.KubeContext}
 	ns := job.Namespace
 	if ns == "" {
-		ns = job.Env.Name
+		ns = s.namespace(ctx, job)
 	}
 	hist, err := s.Releases.History(ctx, cl, job.App, ns)
 	if err != nil {
@@ -210,4 +211,27 @@ func unpinned(objs []map[string]any) []string {
 		})
 	}
 	return out
+}
+
+// namespace is the app's namespace in the environment's desired state,
+// else the environment's name: where the apply job installed it.
+func (s *Step) namespace(ctx context.Context, job Job) string {
+	spec := land.SpecOf(job.Config, job.Env)
+	if s.States == nil || spec.Repo == "" {
+		return job.Env.Name
+	}
+	repo, done, err := s.States.Open(ctx, spec.Repo, spec.Branch)
+	if err != nil {
+		logging.From(ctx).Debug().Err(err).Msg("desired state not read; the release's namespace is the environment's name")
+		return job.Env.Name
+	}
+	defer done()
+	doc, err := spec.Load(repo.Dir())
+	if err != nil {
+		return job.Env.Name
+	}
+	if a, err := doc.App(job.App); err == nil && a.Namespace != "" {
+		return a.Namespace
+	}
+	return job.Env.Name
 }

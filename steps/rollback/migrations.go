@@ -154,7 +154,7 @@ func (s *Step) runDown(ctx context.Context, job Job, m *Migration, command []str
 	}
 	ns := job.Namespace
 	if ns == "" {
-		ns = job.Env.Name
+		ns = s.namespace(ctx, job)
 	}
 	log.Str("namespace", ns).Msg("running the down-migration Job before the rollback")
 	if err := s.Migrations.RunJob(ctx, helm.Cluster{Kubeconfig: job.Kubeconfig, Context: job.KubeContext}, ns, down, job.Timeout); err != nil {

@@ -27,7 +27,7 @@ type Options struct {
 
 	// Apply mode: Helm, in the cluster.
 	Apply       bool          `help:"Roll the Helm release back in the cluster (to its last revision that was deployed, or --to-revision) instead of changing the desired state; waits for it to be ready."`
-	Namespace   string        `placeholder:"NS" help:"Namespace of the release (with --apply or --with-migrations); default the environment's name."`
+	Namespace   string        `placeholder:"NS" help:"Namespace of the release (with --apply or --with-migrations); default the app's namespace in the environment's desired state, else the environment's name."`
 	Kubeconfig  string        `placeholder:"FILE" type:"path" env:"KUBECONFIG" help:"The cluster's kubeconfig (with --apply or a down-migration Job)."`
 	KubeContext string        `placeholder:"NAME" help:"The kubeconfig context."`
 	Timeout     time.Duration `default:"10m" help:"How long the restored release, or the down-migration, may take."`

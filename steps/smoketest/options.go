@@ -23,7 +23,7 @@ type Options struct {
 	B3Listen          string         `name:"b3-listen" placeholder:"ADDR" help:"Address of the capture endpoint the app's downstream URL points at during the test. Default smokeTest.b3Listen, else 127.0.0.1:0."`
 	Soak              *time.Duration `help:"How long pod restarts must stay at zero after the checks pass (0 skips the soak). Default smokeTest.soak, else 10s."`
 	Wait              bool           `default:"true" negatable:"" help:"Wait for the app's workloads to be rolled out and ready (kstatus, fail fast) before checking."`
-	Namespace         string         `placeholder:"NS" help:"Namespace of the release; default the environment's name."`
+	Namespace         string         `placeholder:"NS" help:"Namespace of the release; default the app's namespace in the environment's desired state, else the environment's name."`
 	Kubeconfig        string         `placeholder:"FILE" type:"path" env:"KUBECONFIG" help:"The cluster's kubeconfig."`
 	KubeContext       string         `placeholder:"NAME" help:"The kubeconfig context."`
 	Image             string         `placeholder:"IMAGE@DIGEST" help:"Image the evidence is attached to. Default: the image of the app's workload."`

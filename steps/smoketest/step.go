@@ -59,7 +59,7 @@ type Step struct {
 	// Rollback, set with --rollback-on-failure, returns the app to its
 	// last good release after a failed check, giving the failure as the
 	// reason, and says what it restored.
-	Rollback func(ctx context.Context, reason string) (string, error)
+	Rollback func(ctx context.Context, namespace, reason string) (string, error)
 }
 
 // Job is one run.
@@ -143,6 +143,7 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 	if err := s.target(ctx, job, out); err != nil {
 		return out, err
 	}
+	job.Namespace = out.Namespace
 	if out.URL == "" && (len(job.Check) > 0 || job.B3Path != "") {
 		return out, exit.Usagef("--check and --b3-path need --url, the app's base URL")
 	}
@@ -162,6 +163,12 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 		out.ChartVersion = rel.ChartVersion
 		if objects, err = decodeManifest(rel.Manifest); err != nil {
 			return out, exit.Infraf("release %s/%s: read its manifest: %v", job.Namespace, job.App, err)
+		}
+		// Helm's manifests name no namespace: the release's is theirs.
+		for _, o := range objects {
+			if o.GetNamespace() == "" {
+				o.SetNamespace(job.Namespace)
+			}
 		}
 		if out.Image.IsZero() {
 			out.Image, _ = release.ParseRef(imageOf(objects))
@@ -220,7 +227,7 @@ func (s *Step) Run(ctx context.Context, job Job) (*Outcome, error) {
 	if n := failed(out.Checks); n > 0 {
 		err := exit.Failedf("smoke-test %s/%s: %d of %d checks failed", job.Env, job.App, n, len(out.Checks))
 		if job.RollbackOnFailure && s.Rollback != nil {
-			restored, rerr := s.Rollback(ctx, failedNames(out.Checks))
+			restored, rerr := s.Rollback(ctx, job.Namespace, failedNames(out.Checks))
 			out.RolledBack = restored
 			if rerr != nil {
 				err = errors.Join(err, fmt.Errorf("--rollback-on-failure: %w", rerr))

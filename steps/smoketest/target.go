@@ -10,6 +10,7 @@ import (
 
 	"github.com/stepper-cd/stepper/internal/desiredstate"
 	"github.com/stepper-cd/stepper/internal/exit"
+	"github.com/stepper-cd/stepper/internal/logging"
 	"github.com/stepper-cd/stepper/internal/release"
 	"github.com/stepper-cd/stepper/internal/report"
 )
@@ -36,17 +37,41 @@ func (s *Step) target(ctx context.Context, job Job, out *Outcome) error {
 		}
 	}
 	out.URL = job.URL
-	if out.URL != "" || (job.State == "" && job.DesiredState.Repo == "") {
+	needURL, needNamespace := job.URL == "", job.Namespace == ""
+	haveState := (job.State != "" || job.DesiredState.Repo != "") && s.States != nil
+	if needNamespace {
+		// The environment's name, unless its desired state says otherwise;
+		// that is read only when the cluster is asked.
+		out.Namespace = job.Env
+		needNamespace = s.Releases != nil
+	}
+	if !needURL && !needNamespace {
 		return nil
 	}
-	if s.States == nil {
-		return exit.Usagef("smoke-test %s/%s: no --url, and no desired state to read the app's host name from", job.Env, job.App)
+	if !haveState {
+		if needURL && (job.State != "" || job.DesiredState.Repo != "") {
+			return exit.Usagef("smoke-test %s/%s: no --url, and no desired state to read the app's host name from", job.Env, job.App)
+		}
+		return nil
 	}
 	state, err := s.States.Read(ctx, job.DesiredState, job.State)
 	if err != nil {
+		if !needURL {
+			// Only the namespace was wanted: the environment's name will do.
+			logging.From(ctx).Debug().Err(err).Msg("desired state not read; the release's namespace is the environment's name")
+			return nil
+		}
 		return err
 	}
 	defer state.Close()
+	if needNamespace {
+		if a, err := state.Doc.App(job.App); err == nil && a.Namespace != "" {
+			out.Namespace = a.Namespace
+		}
+	}
+	if !needURL {
+		return nil
+	}
 	if out.URL, err = AppURL(state.Doc, job.Env, job.App); err != nil {
 		return err
 	}
