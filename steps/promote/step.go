@@ -307,7 +307,6 @@ func targetHolds(ctx context.Context, job Job, cands []Candidate, commits []gitr
 	}
 }
 
-
 // checkGates runs every gate for every candidate; a failed one refuses the
 // whole promotion before anything is written.
 func (s *Step) checkGates(ctx context.Context, job Job, out *Outcome) error {
