@@ -59,6 +59,7 @@ environments:
 func TestHelpEveryCommand(t *testing.T) {
 	commands := [][]string{
 		{}, {"build-sign-push"}, {"validate"}, {"deploy"}, {"smoke-test"}, {"promote"}, {"rollback"}, {"status"},
+		{"local", "up"}, {"local", "status"}, {"local", "down"},
 		{"config", "show"}, {"config", "reference"}, {"version"},
 	}
 	for _, cmd := range commands {

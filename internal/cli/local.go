@@ -23,16 +23,18 @@ type LocalCmd struct {
 }
 
 // localClone are the flags that say what clone to make, shared by up and
-// the serve process it starts.
+// the serve process it starts. No STEPPER_* variable sets them (env:"-"):
+// STEPPER_CHAIN, STEPPER_APP and the like belong to the configuration and
+// the verbs.
 type localClone struct {
 	Platform   string   `arg:"" optional:"" default:"ehealth" enum:"ehealth" help:"The platform to clone: ehealth."`
-	Chain      string   `default:"internal" enum:"internal,vendor" help:"The chain stepper.yaml follows: internal (inttest first) or vendor (devenvcgi first)."`
-	App        []string `default:"patient-api" placeholder:"NAME" help:"Apps that get an entry in every environment's desired state. Repeatable."`
-	Kubeconfig string   `placeholder:"FILE" type:"path" help:"Use this cluster (its current context) instead of starting the local control plane."`
-	Without    []string `enum:"kube,distribution" placeholder:"PART" help:"Leave out a part: kube (no cluster at all), distribution (the second registry, docker-registry 2.8, which has no referrers API)."`
-	Bare       bool     `help:"Start the components only: no key, base image, charts, repositories or stepper.yaml (what the tests' platform is)."`
-	GitLab     string   `name:"gitlab" placeholder:"URL" help:"A GitLab whose API preprod's merge request from master into prod goes through (token in GITLAB_TOKEN); without it, preprod lands as a commit on prod."`
-	Jenkins    string   `name:"jenkins" placeholder:"URL" help:"A Jenkins whose promotion jobs (ehealth-promote-exttest, ehealth-promote-prod) exttest and prod land through (JENKINS_USER, JENKINS_TOKEN); without it, they land as commits."`
+	Chain      string   `default:"internal" enum:"internal,vendor" env:"-" help:"The chain stepper.yaml follows: internal (inttest first) or vendor (devenvcgi first)."`
+	App        []string `default:"patient-api" placeholder:"NAME" env:"-" help:"Apps that get an entry in every environment's desired state. Repeatable."`
+	Kubeconfig string   `placeholder:"FILE" type:"path" env:"-" help:"Use this cluster (its current context) instead of starting the local control plane."`
+	Without    []string `enum:"kube,distribution" placeholder:"PART" env:"-" help:"Leave out a part: kube (no cluster at all), distribution (the second registry, docker-registry 2.8, which has no referrers API)."`
+	Bare       bool     `env:"-" help:"Start the components only: no key, base image, charts, repositories or stepper.yaml (what the tests' platform is)."`
+	GitLab     string   `name:"gitlab" placeholder:"URL" env:"-" help:"A GitLab whose API preprod's merge request from master into prod goes through (token in GITLAB_TOKEN); without it, preprod lands as a commit on prod."`
+	Jenkins    string   `name:"jenkins" placeholder:"URL" env:"-" help:"A Jenkins whose promotion jobs (ehealth-promote-exttest, ehealth-promote-prod) exttest and prod land through (JENKINS_USER, JENKINS_TOKEN); without it, they land as commits."`
 }
 
 func localDir(dir string) (string, error) {
@@ -45,7 +47,7 @@ func localDir(dir string) (string, error) {
 // LocalUpCmd is `stepper local up`.
 type LocalUpCmd struct {
 	localClone
-	Dir string `placeholder:"DIR" help:"Where the clone keeps everything (default ~/.cache/stepper/local)."`
+	Dir string `placeholder:"DIR" env:"-" help:"Where the clone keeps everything (default ~/.cache/stepper/local)."`
 }
 
 // Help is the long help of `stepper local up`.
@@ -143,7 +145,7 @@ func (c localClone) args() []string {
 // LocalServeCmd is the clone's serve process.
 type LocalServeCmd struct {
 	localClone
-	Dir string `required:"" placeholder:"DIR" help:"The clone's directory."`
+	Dir string `required:"" placeholder:"DIR" env:"-" help:"The clone's directory."`
 }
 
 // Run serves until interrupted.
@@ -175,7 +177,7 @@ func (c *LocalServeCmd) Run(ctx context.Context) error {
 
 // LocalStatusCmd is `stepper local status`.
 type LocalStatusCmd struct {
-	Dir string `placeholder:"DIR" help:"The clone's directory (default ~/.cache/stepper/local)."`
+	Dir string `placeholder:"DIR" env:"-" help:"The clone's directory (default ~/.cache/stepper/local)."`
 }
 
 // Help is the long help of `stepper local status`.
@@ -233,7 +235,7 @@ func (c *LocalStatusCmd) Run(ctx context.Context, rt *Runtime) error {
 
 // LocalDownCmd is `stepper local down`.
 type LocalDownCmd struct {
-	Dir string `placeholder:"DIR" help:"The clone's directory (default ~/.cache/stepper/local)."`
+	Dir string `placeholder:"DIR" env:"-" help:"The clone's directory (default ~/.cache/stepper/local)."`
 }
 
 // Help is the long help of `stepper local down`.
@@ -245,6 +247,7 @@ Nothing to do when it is not running.
 Examples:
 
     stepper local down
+    stepper local down --dir /tmp/clone
 `
 }
 

@@ -160,3 +160,35 @@ func running(pid int) bool {
 	_, rest, _ := strings.Cut(string(stat), ") ")
 	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
 }
+
+// TestLocalUpBare starts the components alone: no clone is seeded and no
+// stepper.yaml written, and the env file still names every address.
+func TestLocalUpBare(t *testing.T) {
+	testenv.RequireTool(t, "git")
+	bin := stepperBinary(t)
+	home, dir := t.TempDir(), filepath.Join(t.TempDir(), "bare")
+	env := []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "STEPPER_CACHE=" + filepath.Join(home, "cache")}
+	t.Cleanup(func() { _ = exec.Command(bin, "local", "down", "--dir", dir).Run() })
+	if r := runBinary(t, bin, env, home, "local", "up", "--bare", "--without", "kube", "--dir", dir); r.code != 0 {
+		t.Fatalf("local up --bare: exit %d\n%s", r.code, r.stderr)
+	}
+	s, err := local.ReadState(dir)
+	if err != nil || s == nil || s.Clone != nil {
+		t.Fatalf("state of a bare platform: %+v, %v", s, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "stepper.yaml")); !os.IsNotExist(err) {
+		t.Errorf("a bare platform wrote a stepper.yaml: %v", err)
+	}
+	envFile, _ := os.ReadFile(local.EnvPath(dir))
+	for _, name := range []string{"STEPPER_LOCAL_REFERRERS_REGISTRY", "STEPPER_LOCAL_GIT_URL"} {
+		if !strings.Contains(string(envFile), "export "+name+"=") {
+			t.Errorf("the env file lacks %s:\n%s", name, envFile)
+		}
+	}
+	if r := runBinary(t, bin, env, home, "local", "status", "--dir", dir); r.code != 0 {
+		t.Errorf("local status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runBinary(t, bin, env, home, "local", "down", "--dir", dir); r.code != 0 {
+		t.Errorf("local down: exit %d\n%s", r.code, r.stderr)
+	}
+}
