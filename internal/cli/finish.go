@@ -129,7 +129,10 @@ func printResult(rt *Runtime) error {
 	if r.App != "" {
 		target = strings.Trim(r.Env+"/"+r.App, "/")
 	}
-	fmt.Fprintf(&b, "%s %s: %s in %.1fs", r.Step, target, r.Status, time.Duration(r.Duration).Seconds())
+	if target != "" {
+		target = " " + target // status over every environment names none
+	}
+	fmt.Fprintf(&b, "%s%s: %s in %.1fs", r.Step, target, r.Status, time.Duration(r.Duration).Seconds())
 	if r.DryRun {
 		b.WriteString(" (dry run)")
 	}
