@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -92,6 +93,9 @@ func (c *LocalUpCmd) Run(ctx context.Context, rt *Runtime) error {
 			return exit.Mark(exit.Usage, err)
 		}
 	}
+	if err := c.preflight(); err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return exit.Infraf("local up: %w", err)
@@ -142,6 +146,50 @@ func (c localClone) args() []string {
 	return args
 }
 
+// platform is what the serve process starts for these flags.
+func (c localClone) platform() local.Options {
+	var o local.Options
+	for _, w := range c.Without {
+		switch w {
+		case "kube":
+			o.SkipKube = true
+		case "distribution":
+			o.SkipRegistry = true
+		}
+	}
+	if c.Kubeconfig != "" {
+		o.SkipKube = true
+	}
+	if _, err := local.Tool("docker-registry"); err != nil {
+		// The second registry is optional: it runs where it is installed.
+		o.SkipRegistry = true
+	}
+	return o
+}
+
+// preflight refuses, before anything starts, a clone whose tools are
+// missing, and says what to do instead.
+func (c localClone) preflight() error {
+	var missing []string
+	for _, tool := range c.platform().Tools() {
+		if _, err := local.Tool(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	hint := "install them with make tools (.ci/tools.sh) in stepper's repository, which builds and caches them under ~/.cache/stepper"
+	if !c.platform().SkipKube {
+		hint += ", or use a cluster of your own with --kubeconfig FILE, or start no cluster with --without kube"
+	}
+	where := "~/.cache/stepper/bin"
+	if cache, err := local.CacheDir(); err == nil {
+		where = filepath.Join(cache, "bin")
+	}
+	return exit.Usagef("local up: %s not found in %s or PATH: %s", strings.Join(missing, ", "), where, hint)
+}
+
 // LocalServeCmd is the clone's serve process.
 type LocalServeCmd struct {
 	localClone
@@ -150,21 +198,9 @@ type LocalServeCmd struct {
 
 // Run serves until interrupted.
 func (c *LocalServeCmd) Run(ctx context.Context) error {
-	opts := local.ServeOptions{Kubeconfig: c.Kubeconfig}
-	for _, w := range c.Without {
-		switch w {
-		case "kube":
-			opts.Platform.SkipKube = true
-		case "distribution":
-			opts.Platform.SkipRegistry = true
-		}
-	}
-	if c.Kubeconfig != "" {
-		opts.Platform.SkipKube = true
-	}
-	if _, err := local.Tool("docker-registry"); err != nil && !opts.Platform.SkipRegistry {
+	opts := local.ServeOptions{Kubeconfig: c.Kubeconfig, Platform: c.platform()}
+	if _, err := local.Tool("docker-registry"); err != nil && !slices.Contains(c.Without, "distribution") {
 		fmt.Println("docker-registry is not installed: only the registry with the referrers API runs")
-		opts.Platform.SkipRegistry = true
 	}
 	if !c.Bare {
 		clone := c.cloneOptions(c.Dir)

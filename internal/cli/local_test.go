@@ -35,6 +35,13 @@ func TestLocalUpStatusDown(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2 with a reason\n%s", bad, r.code, r.stderr)
 		}
 	}
+	// No control plane installed: refused before anything starts, with
+	// the ways out.
+	bare := []string{"HOME=" + home, "PATH=/usr/bin:/bin", "STEPPER_CACHE=" + filepath.Join(home, "empty")}
+	if r := stepper(bare, "local", "up", "--dir", dir); r.code != 2 || !strings.Contains(r.stderr, "kube-apiserver") ||
+		!strings.Contains(r.stderr, "--kubeconfig") || !strings.Contains(r.stderr, "--without kube") {
+		t.Errorf("up without the control plane's tools: exit %d, want 2 naming them and the ways out\n%s", r.code, r.stderr)
+	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Fatal("a refused up left a directory behind")
 	}

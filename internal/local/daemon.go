@@ -129,6 +129,9 @@ func Up(ctx context.Context, dir string, spawn Spawn, progress io.Writer) (s *St
 	defer tick.Stop()
 	fail := func(why string) error {
 		follow.flush()
+		// Nothing half-started stays: the data goes, the log stays for
+		// the reader.
+		_ = os.RemoveAll(dataDir(dir))
 		return fmt.Errorf("local up: %s; the serve log %s ends:\n%s", why, LogPath(dir), tailFile(LogPath(dir), 30))
 	}
 	for {
