@@ -481,4 +481,14 @@ releases:
 	if h := f.history(t, "casework", ns); h != "1:deployed" {
 		t.Errorf("history %q, want 1:deployed", h)
 	}
+	// Addressed by its versions file, as the government's stepper.yaml
+	// does, the layout's values files are still the helmfile's relative
+	// paths.
+	f.writeState(t, "environments/"+applyEnv+"/casework.yaml", "autoscaling:\n  enabled: false\nreplicaCount: 4\n")
+	f.apply(t, f.state, "--config-set", "environments."+applyEnv+".desiredState.format=helmfile",
+		"--config-set", "environments."+applyEnv+".desiredState.path=environments/"+applyEnv+"/versions.yaml")
+	f.ready(t, "casework", ns)
+	if d, err := f.client.AppsV1().Deployments(ns).Get(t.Context(), "casework", metav1.GetOptions{}); err != nil || *d.Spec.Replicas != 4 {
+		t.Errorf("after the apply by the versions file: %v, want 4 replicas from environments/%s/casework.yaml", err, applyEnv)
+	}
 }

@@ -237,6 +237,27 @@ func Load(path string, opts ...Option) (Document, error) {
 	return Open(format, map[string][]byte{path: src}, opts...)
 }
 
+// LayoutDir is the folder of the helmfile a helmfile layout's file or
+// folder belongs to: path's own folder or the nearest above it, not above
+// root; "" when there is none. Relative paths a helmfile names (values
+// files, local charts) are relative to it.
+func LayoutDir(path, root string) string {
+	dir := path
+	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
+		dir = filepath.Dir(path)
+	}
+	root = filepath.Clean(root)
+	for {
+		if hasHelmfile(dir) {
+			return dir
+		}
+		if filepath.Clean(dir) == root || filepath.Dir(dir) == dir {
+			return ""
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
 func hasHelmfile(dir string) bool {
 	for _, n := range helmfileNames {
 		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && !fi.IsDir() {

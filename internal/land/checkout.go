@@ -114,7 +114,7 @@ func (c *Checkouts) Read(ctx context.Context, s Spec, local string) (*State, err
 		if err != nil {
 			return nil, err
 		}
-		return &State{Doc: doc, Dir: stateDir(root, path), Root: root}, nil
+		return &State{Doc: doc, Dir: docDir(doc, root, path), Root: root}, nil
 	}
 	if s.Repo == "" {
 		return nil, exit.Usagef("environment %s has no desiredState.repo: set it, or pass --state with a checkout", s.Env)
@@ -134,7 +134,20 @@ func (c *Checkouts) Read(ctx context.Context, s Spec, local string) (*State, err
 		cleanup()
 		return nil, err
 	}
-	return &State{Doc: doc, Dir: stateDir(repo.Dir(), s.Path), Commit: repo.Head(), Root: repo.Dir(), close: cleanup}, nil
+	return &State{Doc: doc, Dir: docDir(doc, repo.Dir(), s.Path), Commit: repo.Head(), Root: repo.Dir(), close: cleanup}, nil
+}
+
+// docDir is the directory the paths of doc are relative to: for a
+// helmfile layout addressed by one of its files (a versions file), the
+// helmfile's folder; else stateDir.
+func docDir(doc desiredstate.Document, root, path string) string {
+	dir := stateDir(root, path)
+	if doc.Format() == desiredstate.Helmfile {
+		if layout := desiredstate.LayoutDir(dir, root); layout != "" {
+			return layout
+		}
+	}
+	return dir
 }
 
 // stateDir is the directory of path under root: path itself when it is a

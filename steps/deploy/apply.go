@@ -39,7 +39,7 @@ func (s *Step) apply(ctx context.Context, job Job) (*Outcome, error) {
 		return nil, err
 	}
 	defer st.Close()
-	checkout, dir, err := openCheckout(st)
+	checkout, top, dir, err := openCheckout(st)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (s *Step) apply(ctx context.Context, job Job) (*Outcome, error) {
 	a := &applier{
 		helm: s.Helm, waiter: s.Waiter, verifier: s.Verifier, cluster: helm.Cluster{Kubeconfig: job.Kubeconfig, Context: job.KubeContext},
 		gates:    evidenceGate(ctx, s.Evidence, job),
-		checkout: checkout.FS(), dir: dir, keyring: chartKeyring(job),
+		checkout: checkout.FS(), top: top, dir: dir, keyring: chartKeyring(job),
 		owner: job.Owner, ownerURL: job.OwnerURL, timeout: job.Timeout, rollbackOnFailure: job.RollbackOnFailure, includeProtected: job.IncludeProtected,
 	}
 	if !job.Wait {
@@ -92,6 +92,8 @@ type applier struct {
 	// outside checkout is read.
 	checkout fs.FS
 	dir      string
+	// top is the checkout's absolute path.
+	top string
 	// owner names who applies (job URL or user); it is recorded on the
 	// release so a stale lock can be recognised as ours.
 	owner             string

@@ -28,21 +28,27 @@ import (
 // openCheckout opens the state's checkout as a root nothing leaves (no
 // "..", absolute path or symlink out of it), and says where the state's
 // directory is inside it.
-func openCheckout(st *land.State) (*os.Root, string, error) {
-	top := st.Root
+func openCheckout(st *land.State) (root *os.Root, top, dir string, err error) {
+	top, dir = st.Root, st.Dir
 	if top == "" {
 		top = st.Dir
 	}
-	root, err := os.OpenRoot(top)
+	if abs, err := filepath.Abs(top); err == nil {
+		top = abs
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	root, err = os.OpenRoot(top)
 	if err != nil {
-		return nil, "", exit.Usagef("desired-state checkout %s: %v", top, err)
+		return nil, "", "", exit.Usagef("desired-state checkout %s: %v", top, err)
 	}
-	dir, err := filepath.Rel(top, st.Dir)
-	if err != nil || !filepathLocal(dir) {
+	rel, err := filepath.Rel(top, dir)
+	if err != nil || !filepathLocal(rel) {
 		root.Close()
-		return nil, "", exit.Usagef("desired-state directory %s is not inside its checkout %s", st.Dir, top)
+		return nil, "", "", exit.Usagef("desired-state directory %s is not inside its checkout %s", st.Dir, top)
 	}
-	return root, filepath.ToSlash(dir), nil
+	return root, top, filepath.ToSlash(rel), nil
 }
 
 func filepathLocal(p string) bool { return p == "." || filepath.IsLocal(p) }
@@ -121,6 +127,13 @@ func (a *applier) prepare(ctx context.Context, app desiredstate.App) (helm.Upgra
 // climbs out of the checkout, is refused.
 func (a *applier) inCheckout(what, p string) (string, error) {
 	if filepath.IsAbs(p) || strings.HasPrefix(p, "/") {
+		// A helmfile layout loaded from one of its files names its files
+		// by absolute path: inside the checkout, they are its own.
+		if a.top != "" {
+			if rel, err := filepath.Rel(a.top, p); err == nil && filepath.IsLocal(rel) {
+				return helm.ConfinedName(what, rel)
+			}
+		}
 		return helm.ConfinedName(what, p)
 	}
 	name, err := helm.ConfinedName(what, path.Join(a.dir, filepath.ToSlash(p)))
