@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -105,6 +106,9 @@ func (c *LocalUpCmd) Run(ctx context.Context, rt *Runtime) error {
 	fmt.Fprintf(rt.Stderr, "starting the local clone in %s; its log is %s\n", dir, local.LogPath(dir))
 	s, started, err := local.Up(ctx, dir, local.Spawn{Path: self, Args: args}, rt.Stderr)
 	if err != nil {
+		if errors.As(err, new(local.ErrNotClone)) {
+			return exit.Mark(exit.Usage, err)
+		}
 		return exit.Mark(exit.Infra, err)
 	}
 	if !started {
@@ -295,6 +299,9 @@ func (c *LocalDownCmd) Run(rt *Runtime) error {
 	}
 	running, err := local.Down(dir)
 	if err != nil {
+		if errors.As(err, new(local.ErrNotClone)) {
+			return exit.Mark(exit.Usage, err)
+		}
 		return exit.Mark(exit.Infra, err)
 	}
 	if running {

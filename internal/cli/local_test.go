@@ -46,6 +46,24 @@ func TestLocalUpStatusDown(t *testing.T) {
 		t.Fatal("a refused up left a directory behind")
 	}
 
+	// A --dir that holds other things is never wiped, by up or by down.
+	precious := t.TempDir()
+	if err := os.WriteFile(filepath.Join(precious, "thesis.tex"), []byte("years of work\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"up", "--without", "kube"}, {"down"}, {"status"}} {
+		r := stepper(env, append(append([]string{"local"}, args...), "--dir", precious)...)
+		if args[0] != "status" && (r.code != 2 || !strings.Contains(r.stderr, "holds no local clone")) {
+			t.Errorf("local %s --dir on a folder of other files: exit %d, want 2\n%s", args[0], r.code, r.stderr)
+		}
+		if args[0] == "status" && r.code != 1 {
+			t.Errorf("local status --dir on a folder of other files: exit %d, want 1\n%s", r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(precious, "thesis.tex")); err != nil {
+		t.Fatalf("a file beside a refused --dir is gone: %v", err)
+	}
+
 	up := stepper(env, "local", "up", "--without", "kube", "--app", "patient-api", "--app", "careplan", "--dir", dir)
 	if up.code != 0 {
 		t.Fatalf("local up: exit %d\n%s\n%s", up.code, up.stdout, up.stderr)

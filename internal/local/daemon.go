@@ -100,6 +100,9 @@ func Up(ctx context.Context, dir string, spawn Spawn, progress io.Writer) (s *St
 	if s.Alive(dir) {
 		return s, false, nil
 	}
+	if err := cloneDir(dir); err != nil {
+		return nil, false, err
+	}
 	// A state left by a serve process that died: its data is stale.
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, false, fmt.Errorf("local up: clear the old clone in %s: %w", dir, err)
@@ -188,9 +191,39 @@ func (f *follower) flush() {
 	}
 }
 
+// cloneDir refuses a directory that holds something other than a clone:
+// Up and Down remove the directory they are given, and a mistyped --dir
+// must never cost a user their files.
+func cloneDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(entries) == 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	for _, marker := range []string{statePath(dir), LogPath(dir)} {
+		if _, err := os.Stat(marker); err == nil {
+			return nil
+		}
+	}
+	return ErrNotClone{Dir: dir}
+}
+
+// ErrNotClone is a directory that is not empty and holds no local clone.
+type ErrNotClone struct{ Dir string }
+
+func (e ErrNotClone) Error() string {
+	return fmt.Sprintf("%s is not empty and holds no local clone (no state.json or serve.log), so it is left alone: choose another --dir", e.Dir)
+}
+
 // Down stops the clone of dir and removes the directory: its data, keys,
-// repositories and logs. It reports whether something was running.
+// repositories and logs. It reports whether something was running. A
+// directory that holds no clone is refused.
 func Down(dir string) (bool, error) {
+	if err := cloneDir(dir); err != nil {
+		return false, err
+	}
 	s, err := ReadState(dir)
 	if err != nil {
 		// An unreadable state is still removed.

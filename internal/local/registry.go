@@ -34,17 +34,19 @@ func StartRegistry(ctx context.Context, dir string, referrers bool) (*Registry, 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("start registry: %w", err)
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, fmt.Errorf("start registry: %w", err)
-	}
 	if referrers {
-		srv, err := serveReferrersRegistry(dir, addr)
+		// Bound to a port the kernel picks, so no other process can take
+		// it between choosing and listening.
+		srv, addr, err := serveReferrersRegistry(dir, "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
 		// The listener is bound: it answers from now on.
 		return &Registry{Host: addr, Referrers: true, srv: srv}, nil
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, fmt.Errorf("start registry: %w", err)
 	}
 	proc, err := startDistribution(dir, addr, "")
 	if err != nil {
@@ -112,19 +114,19 @@ http:
 // serveReferrersRegistry serves go-containerregistry's registry, with the
 // referrers API, from this process: blobs on disk under dir, manifests in
 // memory (they last as long as the process).
-func serveReferrersRegistry(dir, addr string) (*http.Server, error) {
+func serveReferrersRegistry(dir, addr string) (*http.Server, string, error) {
 	blobs := filepath.Join(dir, "blobs")
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
-		return nil, fmt.Errorf("start referrers registry: %w", err)
+		return nil, "", fmt.Errorf("start referrers registry: %w", err)
 	}
 	logFile, err := os.OpenFile(filepath.Join(dir, "referrers-registry.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("start referrers registry: open log: %w", err)
+		return nil, "", fmt.Errorf("start referrers registry: open log: %w", err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("start referrers registry: %w", err)
+		return nil, "", fmt.Errorf("start referrers registry: %w", err)
 	}
 	srv := &http.Server{
 		Handler: registry.New(
@@ -136,5 +138,5 @@ func serveReferrersRegistry(dir, addr string) (*http.Server, error) {
 	}
 	srv.RegisterOnShutdown(func() { logFile.Close() })
 	go func() { _ = srv.Serve(ln) }()
-	return srv, nil
+	return srv, ln.Addr().String(), nil
 }

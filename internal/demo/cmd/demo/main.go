@@ -43,9 +43,13 @@ func main() {
 	}
 	// A clone an interrupted demo left running goes first.
 	_ = exec.Command(abs(*bin), "local", "down", "--dir", filepath.Join(abs(*dir), "clone")).Run()
-	if err := os.RemoveAll(abs(*dir)); err != nil {
-		fmt.Fprintln(os.Stderr, "demo:", err)
-		os.Exit(1)
+	// Only what an earlier demo made there goes: -dir may name a folder
+	// that holds other things too.
+	for _, made := range []string{"clone", "work", "status.html"} {
+		if err := os.RemoveAll(filepath.Join(abs(*dir), made)); err != nil {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+			os.Exit(1)
+		}
 	}
 	_, err := demo.Run(ctx, demo.Options{Bin: abs(*bin), Source: abs("."), Dir: abs(*dir), Chain: *chain, Out: os.Stdout, Keep: *keep})
 	if err != nil {
