@@ -149,7 +149,6 @@ func TestRollbackGitOpsEveryFormat(t *testing.T) {
 			// release of the app, with its chart.
 			now = w.read(t, commit)
 			w.rollbackTo(t, chart.new, a2, both, grEach(grEach(now, w.bump(a1, a2)), w.chartEdit(chart.oldText, chart.newText)))
-			w.skipIfDefects(t)
 		})
 	}
 }

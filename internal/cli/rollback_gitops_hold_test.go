@@ -175,11 +175,10 @@ func TestRollbackGitOpsHoldOnTheTagRoute(t *testing.T) {
 	}
 	lift, committed := prod.promoted[v3.digest]
 	if text, _ := w.repo.ReadFile(w.branch, prod.file); !committed && strings.Contains(text, `"$imagepolicy-held-by-stepper"`) {
-		// steps/promote/step.go targetHolds returns early for the tag
-		// route, and the tag route edits nothing: the promotion succeeds,
-		// but production stays held at the rolled-back tag and image
-		// automation never applies master-2.2.0.
-		t.Skipf("KNOWN DEFECT: promote on the tag route leaves production's setters held; production stays at %s:\n%s", prod.tag(t), text)
+		// The tag route edits nothing else: without the commit that
+		// lifts the hold, production would stay at the rolled-back tag
+		// and image automation would never apply master-2.2.0.
+		t.Fatalf("promote on the tag route left production's setters held; production stays at %s:\n%s", prod.tag(t), text)
 	}
 	assertContains(t, "the commit that lifts the hold", gitOut(t, w.repo.Dir, "log", "-1", "--format=%B", lift), "Stepper-Releases-Hold: "+rollback)
 	prod.assertSetters(t, lift, "live")
@@ -237,5 +236,4 @@ func TestRollbackGitOpsHoldAcrossAMerge(t *testing.T) {
 		}
 		w.unchanged(t, "the deploy refused over the hold", before)
 	}
-	w.skipIfDefects(t)
 }
