@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -44,20 +45,37 @@ func StartRegistry(ctx context.Context, dir string, referrers bool) (*Registry, 
 		// The listener is bound: it answers from now on.
 		return &Registry{Host: addr, Referrers: true, srv: srv}, nil
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, fmt.Errorf("start registry: %w", err)
-	}
-	proc, err := startDistribution(dir, addr, "")
-	if err != nil {
-		return nil, err
-	}
-	r := &Registry{Host: addr, proc: proc}
-	if err := proc.waitReady(ctx, httpOK(http.DefaultClient, "http://"+addr+"/v2/")); err != nil {
+	return startDistributionOnFreePort(ctx, dir, "", func(addr string) func(context.Context) error {
+		return httpOK(http.DefaultClient, "http://"+addr+"/v2/")
+	})
+}
+
+// startDistributionOnFreePort starts docker-registry on a port found free
+// a moment before. Another process may take that port first; then the
+// registry exits at once, and it is started again on another port.
+func startDistributionOnFreePort(ctx context.Context, dir, extra string, ready func(addr string) func(context.Context) error) (*Registry, error) {
+	var last error
+	for range 3 {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, fmt.Errorf("start registry: %w", err)
+		}
+		proc, err := startDistribution(dir, addr, extra)
+		if err != nil {
+			return nil, err
+		}
+		r := &Registry{Host: addr, proc: proc}
+		err = proc.waitReady(ctx, ready(addr))
+		if err == nil {
+			return r, nil
+		}
 		r.Stop()
-		return nil, fmt.Errorf("start registry: %w", err)
+		last = fmt.Errorf("start registry: %w", err)
+		if !strings.Contains(tailFile(proc.logPath, 25), "address already in use") {
+			break
+		}
 	}
-	return r, nil
+	return nil, last
 }
 
 // Stop ends the registry; its data stays in its directory.

@@ -29,18 +29,11 @@ func StartRegistryAuth(ctx context.Context, dir, user, password string) (*Regist
 	if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("start registry with auth: %w", err)
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, fmt.Errorf("start registry with auth: %w", err)
-	}
 	auth := fmt.Sprintf("auth:\n  htpasswd:\n    realm: stepper-test\n    path: %s\n", htpasswd)
-	proc, err := startDistribution(dir, addr, auth)
+	r, err := startDistributionOnFreePort(ctx, dir, auth, func(addr string) func(context.Context) error {
+		return authReady("http://"+addr+"/v2/", user, password)
+	})
 	if err != nil {
-		return nil, err
-	}
-	r := &Registry{Host: addr, proc: proc}
-	if err := proc.waitReady(ctx, authReady("http://"+addr+"/v2/", user, password)); err != nil {
-		r.Stop()
 		return nil, fmt.Errorf("start registry with auth: %w", err)
 	}
 	return r, nil
