@@ -3,7 +3,9 @@ package local
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -49,13 +51,15 @@ func Health(ctx context.Context, s *State) []Check {
 			var err error
 			switch p.Part {
 			case "registry (referrers API)", "registry (docker-registry 2.8)":
-				err = get(ctx, client, "http://"+p.Where+"/v2/")
+				err = httpOK(client, "http://"+p.Where+"/v2/")(ctx)
 			case "git server":
-				err = reachable(ctx, client, p.Where+"/")
+				// It serves repositories only: that it listens is its
+				// health; the repository's row asks git itself.
+				err = listening(ctx, p.Where)
 			case "desired-state repository":
-				err = get(ctx, client, p.Where+"/info/refs?service=git-upload-pack")
+				err = httpOK(client, p.Where+"/info/refs?service=git-upload-pack")(ctx)
 			case "chart repository":
-				err = get(ctx, client, p.Where+"/index.yaml")
+				err = httpOK(client, p.Where+"/index.yaml")(ctx)
 			case "kubernetes":
 				err = kubeReady(ctx, p.Where)
 			}
@@ -71,34 +75,18 @@ func Health(ctx context.Context, s *State) []Check {
 	return parts
 }
 
-func get(ctx context.Context, client *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// listening tells whether something accepts connections at url's host.
+func listening(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		return err
 	}
-	resp, err := client.Do(req)
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return nil
-}
-
-// reachable is an HTTP server that answers anything at all.
-func reachable(ctx context.Context, client *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	return nil
+	return conn.Close()
 }
 
 // kubeReady asks the API server of kubeconfig's current context /readyz.
