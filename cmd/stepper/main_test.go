@@ -70,7 +70,25 @@ func TestSignalsStopABlockedStep(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(300 * time.Millisecond) // let it reach the blocking read
+			// Wait until it opened the FIFO to read (signal handling is
+			// set up before the configuration is read): a writer's
+			// non-blocking open succeeds only once a reader is there.
+			// Holding the writer open keeps its read blocked. A fixed
+			// sleep here lost the race on a loaded machine.
+			var writer *os.File
+			for deadline := time.Now().Add(10 * time.Second); writer == nil; {
+				fd, err := syscall.Open(fifo, syscall.O_WRONLY|syscall.O_NONBLOCK, 0)
+				if err == nil {
+					writer = os.NewFile(uintptr(fd), fifo)
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("stepper never opened the configuration to read: %v", err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			defer writer.Close()
 			start := time.Now()
 			cmd.Process.Signal(tt.sig)
 			done := make(chan error, 1)
