@@ -29,13 +29,13 @@ type LocalCmd struct {
 // STEPPER_CHAIN, STEPPER_APP and the like belong to the configuration and
 // the verbs.
 type localClone struct {
-	Platform   string   `arg:"" optional:"" default:"ehealth" enum:"ehealth" help:"The platform to clone: ehealth."`
-	Chain      string   `default:"internal" enum:"internal,vendor" env:"-" help:"The chain stepper.yaml follows: internal (inttest first) or vendor (devenvcgi first)."`
-	App        []string `default:"patient-api" placeholder:"NAME" env:"-" help:"Apps that get an entry in every environment's desired state. Repeatable."`
+	Platform   string   `arg:"" optional:"" default:"ehealth" enum:"ehealth,shop,gov" help:"The platform to clone: ehealth (Helmsman, Jenkins), shop (Flux, tags), gov (helmfile, merge requests)."`
+	Chain      string   `placeholder:"CHAIN" env:"-" help:"The chain stepper.yaml follows: internal (inttest first, the default) or vendor (devenvcgi first) for ehealth; release for shop and gov."`
+	App        []string `placeholder:"NAME" env:"-" help:"Apps that get an entry in every environment's desired state. Repeatable. Default: the platform's sample app (patient-api, blog-service, hocs-casework)."`
 	Kubeconfig string   `placeholder:"FILE" type:"path" env:"-" help:"Use this cluster (its current context) instead of starting the local control plane."`
 	Without    []string `enum:"kube,distribution" placeholder:"PART" env:"-" help:"Leave out a part: kube (no cluster at all), distribution (the second registry, docker-registry 2.8, which has no referrers API)."`
 	Bare       bool     `env:"-" help:"Start the components only: no key, base image, charts, repositories or stepper.yaml (what the tests' platform is)."`
-	GitLab     string   `name:"gitlab" placeholder:"URL" env:"-" help:"A GitLab whose API preprod's merge request from master into prod goes through (token in GITLAB_TOKEN); without it, preprod lands as a commit on prod."`
+	GitLab     string   `name:"gitlab" placeholder:"URL" env:"-" help:"A GitLab whose API the merge requests go through (token in GITLAB_TOKEN): ehealth's from master into prod, gov's into main. Without it they land as commits."`
 	Jenkins    string   `name:"jenkins" placeholder:"URL" env:"-" help:"A Jenkins whose promotion jobs (ehealth-promote-exttest, ehealth-promote-prod) exttest and prod land through (JENKINS_USER, JENKINS_TOKEN); without it, they land as commits."`
 }
 
@@ -128,7 +128,10 @@ func (c localClone) cloneOptions(dir string) local.CloneOptions {
 
 // args are the flags that make serve clone what up was asked for.
 func (c localClone) args() []string {
-	args := []string{c.Platform, "--chain", c.Chain}
+	args := []string{c.Platform}
+	if c.Chain != "" {
+		args = append(args, "--chain", c.Chain)
+	}
 	for _, app := range c.App {
 		args = append(args, "--app", app)
 	}

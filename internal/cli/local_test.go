@@ -27,7 +27,8 @@ func TestLocalUpStatusDown(t *testing.T) {
 	t.Cleanup(func() { _ = exec.Command(bin, "local", "down", "--dir", dir).Run() })
 
 	for _, bad := range [][]string{
-		{"local", "up", "shop", "--dir", dir},
+		{"local", "up", "mars", "--dir", dir},
+		{"local", "up", "shop", "--chain", "vendor", "--dir", dir},
 		{"local", "up", "--app", "Patient_API", "--dir", dir},
 		{"local", "up", "--chain", "external", "--dir", dir},
 	} {

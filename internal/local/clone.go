@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -29,37 +30,72 @@ import (
 //go:embed all:assets
 var assets embed.FS
 
-// Platforms lists the platforms `stepper local` can clone.
+// Platforms lists the platforms `stepper local` can clone, in the order
+// of the seeds: eHealth (000-002), the shop (003), the government (004).
 var Platforms = []string{"ehealth"}
+
+// profile is one platform the clone can make: where its images and charts
+// live, its chains, and how its desired-state repositories are laid out.
+type profile struct {
+	// project is the registry's repository prefix; base the approved base
+	// image's repository under it.
+	project, base string
+	// chains are the platform's chains, def the one a clone follows unless
+	// told otherwise.
+	chains map[string][]string
+	def    string
+	// app is the app a clone has unless told otherwise.
+	app string
+	// chart and version are the platform's chart as its repository serves
+	// it (the embedded chart under the platform's name).
+	chart, version string
+	// seed writes the desired-state repositories and stepper.yaml.
+	seed func(s *seeding) error
+}
+
+// profiles are the platforms by name; see ehealth.go, shop.go and gov.go.
+var profiles = map[string]*profile{"ehealth": &ehealth}
 
 // CloneOptions say what to clone.
 type CloneOptions struct {
 	// Platform is one of Platforms.
 	Platform string
-	// Chain is the chain stepper.yaml follows: internal or vendor for
-	// ehealth.
+	// Chain is the chain stepper.yaml follows, "" for the platform's
+	// usual one: internal or vendor for ehealth, release for the others.
 	Chain string
-	// Apps get an entry in every environment's desired state.
+	// Apps get an entry in every environment's desired state; none means
+	// the platform's sample app.
 	Apps []string
 	// Dir is the clone's directory: keys, charts and stepper.yaml go there.
 	Dir string
 	// GitLab and Jenkins, when set, are the base URLs of a GitLab and a
-	// Jenkins the clone's routes go through as the platform's do: a merge
-	// request into prod for preprod, promotion jobs for exttest and prod.
-	// Unset, those routes land as commits.
+	// Jenkins the clone's routes go through as the platform's do (merge
+	// requests, promotion jobs). Unset, those routes land as commits.
 	GitLab, Jenkins string
+}
+
+// withDefaults fills in the platform's chain and app.
+func (o CloneOptions) withDefaults() CloneOptions {
+	if pr := profiles[o.Platform]; pr != nil {
+		if o.Chain == "" {
+			o.Chain = pr.def
+		}
+		if len(o.Apps) == 0 {
+			o.Apps = []string{pr.app}
+		}
+	}
+	return o
 }
 
 // Check refuses options no clone can be made of, before anything starts.
 func (o CloneOptions) Check() error {
-	if !slices.Contains(Platforms, o.Platform) {
+	pr := profiles[o.Platform]
+	if pr == nil {
 		return fmt.Errorf("local up: there is no local clone of platform %q; choose one of %s", o.Platform, strings.Join(Platforms, ", "))
 	}
-	if o.Chain != "internal" && o.Chain != "vendor" {
-		return fmt.Errorf("local up: the %s platform has no chain %q; choose internal or vendor", o.Platform, o.Chain)
-	}
-	if len(o.Apps) == 0 {
-		return errors.New("local up: name at least one app (--app)")
+	o = o.withDefaults()
+	if _, ok := pr.chains[o.Chain]; !ok {
+		return fmt.Errorf("local up: the %s platform has no chain %q; choose %s", o.Platform, o.Chain, strings.Join(slices.Sorted(maps.Keys(pr.chains)), " or "))
 	}
 	for _, u := range []string{o.GitLab, o.Jenkins} {
 		if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
@@ -81,6 +117,8 @@ type Clone struct {
 	Platform string   `json:"platform"`
 	Chain    string   `json:"chain"`
 	Apps     []string `json:"apps"`
+	// Envs are the chain's environments in order.
+	Envs []string `json:"envs"`
 	// Config is the stepper.yaml for the clone.
 	Config string `json:"config"`
 	// Registry is the registry's host; Project its repository prefix.
@@ -88,19 +126,27 @@ type Clone struct {
 	Project  string `json:"project"`
 	// BaseImage is the approved base image, pinned by digest.
 	BaseImage string `json:"baseImage"`
-	// Charts is the chart repository's URL.
-	Charts string `json:"charts"`
-	// Repo is the desired-state repository's URL.
-	Repo string `json:"repo"`
+	// Charts is the chart repository's URL; Chart and ChartVersion the
+	// platform's chart in it.
+	Charts       string `json:"charts"`
+	Chart        string `json:"chart"`
+	ChartVersion string `json:"chartVersion"`
+	// Repo is the first desired-state repository's URL, Repos all of them.
+	Repo  string   `json:"repo"`
+	Repos []string `json:"repos"`
 	// PublicKey is the public half of the signing key.
 	PublicKey string `json:"publicKey"`
 	// Routes are the platform's landing routes the clone maps to local
 	// equivalents.
 	Routes []Route `json:"routes"`
+	// Automation says what stands in for the platform's image automation,
+	// "" when it has none.
+	Automation string `json:"automation,omitempty"`
 	// Env joins the platform's in the env file.
 	Env map[string]string `json:"-"`
 
 	charts *http.Server
+	stop   []func()
 }
 
 // Route is one environment whose landing route the clone changes.
@@ -110,40 +156,84 @@ type Route struct {
 	Local    string `json:"local"`
 }
 
-// Close stops what the clone serves itself: the chart repository.
+// Close stops what the clone serves itself: the chart repository and any
+// stand-in for image automation.
 func (c *Clone) Close() {
-	if c != nil && c.charts != nil {
+	if c == nil {
+		return
+	}
+	for _, stop := range slices.Backward(c.stop) {
+		stop()
+	}
+	c.stop = nil
+	if c.charts != nil {
 		_ = c.charts.Close()
 	}
 }
 
-// ehealthEnvs are the eHealth environments, in the order of both chains.
-var ehealthEnvs = []string{"inttest", "devenvcgi", "exttest", "preprod", "prod"}
+// seeding is one clone being made.
+type seeding struct {
+	ctx  context.Context
+	p    *Platform
+	o    CloneOptions
+	c    *Clone
+	key  KeyPair
+	logf func(string, ...any)
+	// password is the file the signing key's password is in.
+	password string
+}
 
-// ehealthRoutes are the routes of the eHealth platform that the clone lands
-// as commits, for want of a Jenkins or a GitLab.
-func ehealthRoutes(o CloneOptions) []Route {
-	var routes []Route
-	if o.Jenkins == "" {
-		routes = append(routes, Route{Env: "exttest", Platform: "Jenkins job ehealth-promote-exttest (commits to master)", Local: "commit to master"})
+// repo makes a desired-state repository of files on branch and records it.
+func (s *seeding) repo(name, branch string, files map[string]string) (*Repo, error) {
+	r, err := s.p.Git.NewRepo(name, files)
+	if err != nil {
+		return nil, fmt.Errorf("seed the clone: %w", err)
 	}
-	if o.GitLab == "" {
-		routes = append(routes, Route{Env: "preprod", Platform: "merge request from master into prod", Local: "commit to prod"})
+	if branch != "master" {
+		if _, err := runGit(r.git, r.Dir, "branch", "-m", "master", branch); err != nil {
+			return nil, fmt.Errorf("seed the clone: %s: %w", name, err)
+		}
+		if _, err := runGit(r.git, r.Dir, "symbolic-ref", "HEAD", "refs/heads/"+branch); err != nil {
+			return nil, fmt.Errorf("seed the clone: %s: %w", name, err)
+		}
 	}
-	if o.Jenkins == "" {
-		routes = append(routes, Route{Env: "prod", Platform: "privileged Jenkins job ehealth-promote-prod (commits to prod)", Local: "commit to prod"})
+	if s.c.Repo == "" {
+		s.c.Repo = r.HTTPURL
 	}
-	return routes
+	s.c.Repos = append(s.c.Repos, r.HTTPURL)
+	return r, nil
+}
+
+// config writes stepper.yaml from the platform's template.
+func (s *seeding) config(tmpl string, data map[string]any) error {
+	base := map[string]any{
+		"Dir": s.o.Dir, "Chain": s.o.Chain, "Registry": s.c.Registry, "Project": s.c.Project, "BaseImage": s.c.BaseImage,
+		"Key": s.key, "KeyPassword": s.password, "Charts": s.c.Charts, "Repo": s.c.Repo, "GitLab": s.o.GitLab, "Jenkins": s.o.Jenkins,
+		"Apps": s.o.Apps,
+	}
+	maps.Copy(base, data)
+	config, err := render(tmpl, base)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(s.c.Config, []byte(config), 0o600); err != nil {
+		return fmt.Errorf("seed the clone: %w", err)
+	}
+	s.c.Env = map[string]string{"STEPPER_CONFIG": s.c.Config}
+	s.logf("seed: %s for the %s chain (%s)", s.c.Config, s.o.Chain, strings.Join(s.c.Envs, " → "))
+	return nil
 }
 
 // Seed makes the clone on a running platform: a fresh signing key, the
 // approved base image in the registry, the platform's chart in a chart
-// repository, a desired-state repository with a file per environment, and
-// the stepper.yaml that ties them together.
+// repository, its desired-state repositories, and the stepper.yaml that
+// ties them together.
 func Seed(ctx context.Context, p *Platform, o CloneOptions, logf func(string, ...any)) (c *Clone, err error) {
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
+	o = o.withDefaults()
+	pr := profiles[o.Platform]
 	reg := p.ReferrersRegistry
 	if reg == nil {
 		reg = p.Registry
@@ -151,8 +241,8 @@ func Seed(ctx context.Context, p *Platform, o CloneOptions, logf func(string, ..
 	if reg == nil || p.Git == nil {
 		return nil, errors.New("seed the clone: it needs a registry and the git server")
 	}
-	c = &Clone{Platform: o.Platform, Chain: o.Chain, Apps: o.Apps, Registry: reg.Host, Project: "ehealth", Routes: ehealthRoutes(o),
-		Config: filepath.Join(o.Dir, "stepper.yaml")}
+	c = &Clone{Platform: o.Platform, Chain: o.Chain, Apps: o.Apps, Envs: pr.chains[o.Chain], Registry: reg.Host, Project: pr.project,
+		Chart: pr.chart, ChartVersion: pr.version, Config: filepath.Join(o.Dir, "stepper.yaml")}
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -177,49 +267,22 @@ func Seed(ctx context.Context, p *Platform, o CloneOptions, logf func(string, ..
 	c.PublicKey = key.Public
 	logf("seed: a fresh signing key pair in %s", keys)
 
-	base, err := PushNonRootBaseImage(ctx, reg.Host, c.Project+"/base/java")
+	base, err := PushNonRootBaseImage(ctx, reg.Host, c.Project+"/"+pr.base)
 	if err != nil {
 		return nil, fmt.Errorf("seed the clone: %w", err)
 	}
 	c.BaseImage = base.String()
 	logf("seed: the approved base image %s (non-root, uid %d)", c.BaseImage, BaseImageUID)
 
-	if c.Charts, c.charts, err = serveCharts(filepath.Join(o.Dir, "charts"), map[string]string{"ehealth-spring-boot": "3.2.0"}); err != nil {
+	if c.Charts, c.charts, err = serveCharts(filepath.Join(o.Dir, "charts"), map[string]string{pr.chart: pr.version}); err != nil {
 		return nil, fmt.Errorf("seed the clone: %w", err)
 	}
-	logf("seed: the chart repository %s with ehealth-spring-boot 3.2.0", c.Charts)
+	logf("seed: the chart repository %s with %s %s", c.Charts, pr.chart, pr.version)
 
-	files := map[string]string{}
-	for _, env := range ehealthEnvs {
-		dsf, err := render("assets/ehealth/dsf.yaml.tmpl", map[string]any{
-			"Env": env, "Namespace": "ehealth-" + env, "Charts": c.Charts, "Apps": o.Apps})
-		if err != nil {
-			return nil, err
-		}
-		files[env+"/dsf.yaml"] = dsf
-	}
-	files["README.md"] = "# Desired state of the local clone of the eHealth platform\n\nOne Helmsman file per environment. master holds the test environments;\nprod, branched from master, holds preprod and prod.\n"
-	r, err := p.Git.NewRepo("ehealth/desired-state", files)
-	if err != nil {
-		return nil, fmt.Errorf("seed the clone: %w", err)
-	}
-	if _, err := runGit(r.git, r.Dir, "branch", "prod", "master"); err != nil {
-		return nil, fmt.Errorf("seed the clone: the prod branch: %w", err)
-	}
-	c.Repo = r.HTTPURL
-	logf("seed: the desired-state repository %s (master: %s; prod: preprod, prod)", c.Repo, strings.Join([]string{"inttest", "devenvcgi", "exttest"}, ", "))
-
-	config, err := render("assets/ehealth/stepper.yaml.tmpl", map[string]any{
-		"Dir": o.Dir, "Chain": o.Chain, "Registry": c.Registry, "BaseImage": c.BaseImage, "Key": key,
-		"KeyPassword": passwordFile, "Charts": c.Charts, "Repo": c.Repo, "GitLab": o.GitLab, "Jenkins": o.Jenkins})
-	if err != nil {
+	s := &seeding{ctx: ctx, p: p, o: o, c: c, key: key, logf: logf, password: passwordFile}
+	if err := pr.seed(s); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(c.Config, []byte(config), 0o600); err != nil {
-		return nil, fmt.Errorf("seed the clone: %w", err)
-	}
-	c.Env = map[string]string{"STEPPER_CONFIG": c.Config}
-	logf("seed: %s for the %s chain", c.Config, o.Chain)
 	return c, nil
 }
 

@@ -33,7 +33,13 @@ func Parts(s *State) []Check {
 	add("registry (docker-registry 2.8)", s.Env["STEPPER_LOCAL_REGISTRY"])
 	add("git server", s.Env["STEPPER_LOCAL_GIT_URL"])
 	if s.Clone != nil {
-		add("desired-state repository", s.Clone.Repo)
+		repos := s.Clone.Repos
+		if len(repos) == 0 { // a state written before Repos
+			repos = []string{s.Clone.Repo}
+		}
+		for _, r := range repos {
+			add("desired-state repository", r)
+		}
 		add("chart repository", s.Clone.Charts)
 	}
 	add("kubernetes", s.Env["KUBECONFIG"])
