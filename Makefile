@@ -23,8 +23,8 @@ export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 build: ## the stepper binary in bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stepper
 
-demo: tools build ## the whole flow on the sample app against a local clone of the eHealth platform (CHAIN=vendor for the vendor chain)
-	$(GO) run ./internal/demo/cmd/demo -bin $(BIN) -chain $(or $(CHAIN),internal)
+demo: tools build ## the whole flow on the sample app against a local clone of the eHealth platform (CHAIN=vendor for the vendor chain; PLATFORM=shop or gov for the others)
+	$(GO) run ./internal/demo/cmd/demo -bin $(BIN) -platform $(or $(PLATFORM),ehealth) -chain $(CHAIN)
 
 tools: ## install every pinned tool the tests and the platform need
 	bash .ci/tools.sh

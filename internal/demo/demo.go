@@ -1,8 +1,8 @@
 // Package demo runs stepper's whole flow on the sample app against a local
-// clone of the eHealth platform, through the stepper binary as a user runs
-// it, and checks the state after every phase: the registry, the
-// desired-state repository and the cluster. `make demo` runs it, and so do
-// its tests under `make test`.
+// clone of a platform (eHealth, the shop or the government's), through the
+// stepper binary as a user runs it, and checks the state after every
+// phase: the registry, the desired-state repositories and the cluster.
+// `make demo` runs it, and so do its tests under `make test`.
 //
 // It belongs to the test tree: the GitLab and Jenkins the clone's routes go
 // through are the project's fakes (internal/testenv), so that stepper's real
@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -48,8 +49,10 @@ type Options struct {
 	// Dir holds everything the demo makes; the clone under it is removed
 	// at the end, the status page (status.html) stays.
 	Dir string
+	// Platform is the platform cloned: ehealth (the default), shop or gov.
+	Platform string
 	// Chain is the eHealth chain: internal (inttest first) or vendor
-	// (devenvcgi first).
+	// (devenvcgi first). The other platforms have one chain.
 	Chain string
 	// Out hears the narration and every command's output.
 	Out io.Writer
@@ -64,24 +67,35 @@ type Step struct {
 	Took time.Duration
 }
 
-const app = "patient-api"
-
-// chains are the eHealth chains the clone offers.
-var chains = map[string][]string{
-	"internal": {"inttest", "exttest", "preprod", "prod"},
-	"vendor":   {"devenvcgi", "exttest", "preprod", "prod"},
+// phase is one step of a platform's flow.
+type phase struct {
+	name, why string
+	run       func(context.Context) error
 }
 
-// branchOf is the branch each environment rolls from.
-func branchOf(env string) string {
-	if env == "preprod" || env == "prod" {
-		return "prod"
-	}
-	return "master"
+// flow is how the demo runs on one platform.
+type flow struct {
+	// app is the platform's sample app.
+	app string
+	// chains are the platform's chains the demo runs.
+	chains map[string][]string
+	// namespace is where env's apps run on the cluster.
+	namespace func(env string) string
+	// phases are the flow's phases after local up.
+	phases func(d *demo) []phase
+	// fakes sets up the GitLab and Jenkins the platform's routes need;
+	// gitlab and jenkins say whether the clone is given their URLs.
+	fakes           func(d *demo)
+	gitlab, jenkins bool
 }
+
+// flows are the platforms the demo runs on.
+var flows = map[string]*flow{"ehealth": &ehealthFlow}
 
 type demo struct {
 	o       Options
+	f       *flow
+	app     string
 	chain   []string
 	clone   string // the clone's directory
 	work    string // the app's workspace
@@ -99,43 +113,40 @@ type demo struct {
 // Run runs the demo: every phase in order, stopping at the first that
 // fails, and returns the phases it ran with their times.
 func Run(ctx context.Context, o Options) (steps []Step, err error) {
-	chain, ok := chains[o.Chain]
-	if !ok {
-		return nil, fmt.Errorf("demo: no chain %q; choose internal or vendor", o.Chain)
+	if o.Platform == "" {
+		o.Platform = "ehealth"
 	}
-	d := &demo{o: o, chain: chain, clone: filepath.Join(o.Dir, "clone"), work: filepath.Join(o.Dir, "work")}
+	f, ok := flows[o.Platform]
+	if !ok {
+		return nil, fmt.Errorf("demo: no platform %q; choose one of %s", o.Platform, strings.Join(slices.Sorted(maps.Keys(flows)), ", "))
+	}
+	if o.Chain == "" {
+		o.Chain = slices.Sorted(maps.Keys(f.chains))[0]
+	}
+	chain, ok := f.chains[o.Chain]
+	if !ok {
+		return nil, fmt.Errorf("demo: the %s platform has no chain %q; choose one of %s", o.Platform, o.Chain, strings.Join(slices.Sorted(maps.Keys(f.chains)), ", "))
+	}
+	d := &demo{o: o, f: f, app: f.app, chain: chain, clone: filepath.Join(o.Dir, "clone"), work: filepath.Join(o.Dir, "work")}
 	if err := os.MkdirAll(d.work, 0o755); err != nil {
 		return nil, err
 	}
 	d.gitlab = testenv.NewFakeGitLab()
 	defer d.gitlab.Close()
-	d.gitlab.AddProject("ehealth/desired-state")
 	d.jenkins = testenv.NewFakeJenkins()
 	defer d.jenkins.Close()
-	for _, job := range []string{"ehealth-promote-exttest", "ehealth-promote-prod"} {
-		d.jenkins.AddJob(job, testenv.FakeJob{Run: func(ctx context.Context, b *testenv.FakeBuild, log io.Writer) string {
-			return d.promotionJob(ctx, job, b, log)
-		}})
+	if f.fakes != nil {
+		f.fakes(d)
 	}
 	defer func() {
 		if !o.Keep {
 			_, _ = d.run(context.WithoutCancel(ctx), nil, "local", "down", "--dir", d.clone)
 		}
 	}()
-	first := chain[0]
-	phases := []struct {
-		name, why string
-		run       func(context.Context) error
-	}{
-		{"local up", "start a local clone of the eHealth platform: registry, base image, signing key, chart repository, desired-state repository and a Kubernetes control plane with kwok", d.up},
+	phases := append([]phase{
+		{"local up", "start a local clone of the " + o.Platform + " platform: registry, base image, signing key, chart repository, desired-state repositories and a Kubernetes control plane with kwok", d.up},
 		{"build-sign-push", "build the sample app as layers on the approved base image, push it by digest and sign it", d.build},
-		{"validate", "check the release against the platform's container rules: first a variant that breaks them, then the real one, whose verdict is signed", d.validate},
-		{"deploy " + first, "write the release into " + first + "'s desired state by commit, then apply it as the platform's Jenkins job would", d.deployFirst},
-		{"smoke-test " + first, "prove the release runs in " + first + " and sign that evidence", func(ctx context.Context) error { return d.smoke(ctx, first) }},
-		{"promote", "carry the same digest through " + strings.Join(chain[1:], ", ") + ", each by its own route, after the gates", d.promoteAll},
-		{"broken release", "deploy a version whose probes fail: the apply diagnoses it and rolls back, then rollback restores the desired state and holds it", d.brokenRelease},
-		{"status", "the environment × app board: what runs where, its evidence, and what stops it moving on", d.status},
-	}
+	}, f.phases(d)...)
 	for i, p := range phases {
 		fmt.Fprintf(o.Out, "\n━━ %d/%d %s ━━\n%s.\n", i+1, len(phases), p.name, p.why)
 		began := time.Now()
@@ -252,8 +263,14 @@ func (i *indent) flush() {
 
 // up starts the clone with the fakes' URLs and learns its addresses.
 func (d *demo) up(ctx context.Context) error {
-	if _, err := d.must(ctx, "local", "up", "--dir", d.clone, "--chain", d.o.Chain, "--app", app,
-		"--gitlab", d.gitlab.URL, "--jenkins", d.jenkins.URL); err != nil {
+	args := []string{"local", "up", d.o.Platform, "--dir", d.clone, "--chain", d.o.Chain, "--app", d.app}
+	if d.f.gitlab {
+		args = append(args, "--gitlab", d.gitlab.URL)
+	}
+	if d.f.jenkins {
+		args = append(args, "--jenkins", d.jenkins.URL)
+	}
+	if _, err := d.must(ctx, args...); err != nil {
 		return err
 	}
 	s, err := local.ReadState(d.clone)
@@ -296,7 +313,13 @@ func (d *demo) up(ctx context.Context) error {
 			return fmt.Errorf("%s does not answer: %s", h.Part, h.Detail)
 		}
 	}
-	d.checked("%d parts answer; GitLab (merge requests) at %s, Jenkins (promotion jobs) at %s", len(st.Health), d.gitlab.URL, d.jenkins.URL)
+	d.checked("%d parts answer", len(st.Health))
+	if d.f.gitlab {
+		d.checked("GitLab (merge requests) at %s", d.gitlab.URL)
+	}
+	if d.f.jenkins {
+		d.checked("Jenkins (promotion jobs) at %s", d.jenkins.URL)
+	}
 	return nil
 }
 
@@ -322,7 +345,7 @@ func (d *demo) buildImage(ctx context.Context, tag, result string) (string, erro
 	if err := os.WriteFile(filepath.Join(d.work, "VERSION"), []byte(tag+"\n"), 0o644); err != nil {
 		return "", err
 	}
-	if _, err := d.must(ctx, "build-sign-push", "--app", app, "--builder", "layers", "--layer", "app:/app",
+	if _, err := d.must(ctx, "build-sign-push", "--app", d.app, "--builder", "layers", "--layer", "app:/app",
 		"--layer", "VERSION:/VERSION", "--entrypoint", "/app", "--expose", "8080", "--tag", tag, "--result", result); err != nil {
 		return "", err
 	}
@@ -347,7 +370,7 @@ func (d *demo) buildImage(ctx context.Context, tag, result string) (string, erro
 
 // image is the app's repository in the clone's registry.
 func (d *demo) image() string {
-	return d.state.Clone.Registry + "/" + d.state.Clone.Project + "/" + app
+	return d.state.Clone.Registry + "/" + d.state.Clone.Project + "/" + d.app
 }
 
 // head returns the digest a reference names in the registry.
@@ -376,13 +399,13 @@ func (d *demo) checkSigned(ctx context.Context, digest string) error {
 }
 
 func (d *demo) chart() []string {
-	return []string{"--chart", d.state.Clone.Charts + "/ehealth-spring-boot", "--chart-version", "3.2.0"}
+	return []string{"--chart", d.state.Clone.Charts + "/" + d.state.Clone.Chart, "--chart-version", d.state.Clone.ChartVersion}
 }
 
 // validate shows a failing variant, then signs the passing verdict.
 func (d *demo) validate(ctx context.Context) error {
 	d.say("a variant whose pods may run as root and have no probes:")
-	args := append([]string{"validate", "--from-result", "build.json", "--app", app}, d.chart()...)
+	args := append([]string{"validate", "--from-result", "build.json", "--app", d.app}, d.chart()...)
 	out, code := d.run(ctx, nil, append(args, "--set", "securityContext.runAsNonRoot=false", "--set", "probes.readiness=false", "--set", "probes.liveness=false")...)
 	if code != 1 {
 		return fmt.Errorf("the variant that breaks the rules exited %d, want 1", code)
@@ -399,28 +422,11 @@ func (d *demo) validate(ctx context.Context) error {
 	return nil
 }
 
-// deployFirst lands the release in the chain's first environment and
-// applies it.
-func (d *demo) deployFirst(ctx context.Context) error {
-	env := d.chain[0]
-	before := d.rev("master")
-	if _, err := d.must(ctx, "deploy", "--env", env, "--app", app, "--from-result", "build.json"); err != nil {
-		return err
-	}
-	if d.rev("master") == before {
-		return errors.New("nothing was committed to master")
-	}
-	if err := d.wantDesired(env, d.good); err != nil {
-		return err
-	}
-	return d.apply(ctx, env, d.good)
-}
-
 // apply installs an environment's desired state on the cluster, as the
 // platform's Jenkins job does with Helmsman, and checks the rollout.
 func (d *demo) apply(ctx context.Context, env, digest string) error {
 	d.say("the platform's Jenkins job applies %s's desired state:", env)
-	if _, err := d.must(ctx, "deploy", "--apply", "--env", env, "--app", app, "--kubeconfig", d.state.Env["KUBECONFIG"], "--timeout", "2m"); err != nil {
+	if _, err := d.must(ctx, "deploy", "--apply", "--env", env, "--app", d.app, "--kubeconfig", d.state.Env["KUBECONFIG"], "--timeout", "2m"); err != nil {
 		return err
 	}
 	return d.wantRunning(ctx, env, digest)
@@ -434,7 +440,7 @@ func (d *demo) smoke(ctx context.Context, env string) error {
 		}
 	}
 	d.say("kwok runs no container, so the HTTP checks go to a copy of the app on this machine, %s", d.appURL)
-	if _, err := d.must(ctx, "smoke-test", "--env", env, "--app", app, "--kubeconfig", d.state.Env["KUBECONFIG"],
+	if _, err := d.must(ctx, "smoke-test", "--env", env, "--app", d.app, "--kubeconfig", d.state.Env["KUBECONFIG"],
 		"--url", d.appURL, "--soak", "1s", "--timeout", "2m"); err != nil {
 		return err
 	}
@@ -466,153 +472,6 @@ func (d *demo) startApp(ctx context.Context) error {
 	return fmt.Errorf("the sample app does not answer at %s", d.appURL)
 }
 
-// promoteAll promotes through the rest of the chain, each environment by
-// its own route, applying and smoke-testing in each.
-func (d *demo) promoteAll(ctx context.Context) error {
-	for i, to := range d.chain[1:] {
-		from := d.chain[i]
-		switch to {
-		case "exttest", "prod":
-			d.say("%s → %s: the platform's Jenkins job %s runs stepper promote itself, which checks the gates again and commits", from, to, "ehealth-promote-"+to)
-		case "preprod":
-			d.say("%s → %s: one merge request from master into prod; merging it rolls preprod", from, to)
-		}
-		builds := len(d.jenkins.Builds("ehealth-promote-" + to))
-		if _, err := d.must(ctx, "promote", "--app", app, "--from", from); err != nil {
-			return err
-		}
-		switch to {
-		case "exttest", "prod":
-			b := d.jenkins.Builds("ehealth-promote-" + to)
-			if len(b) != builds+1 || b[len(b)-1].Result != "SUCCESS" {
-				return fmt.Errorf("the Jenkins job ehealth-promote-%s has no new successful build", to)
-			}
-			d.checked("Jenkins build #%d of ehealth-promote-%s succeeded", b[len(b)-1].Number, to)
-		case "preprod":
-			if err := d.mergeRequest(); err != nil {
-				return err
-			}
-		}
-		if err := d.wantDesired(to, d.good); err != nil {
-			return err
-		}
-		if err := d.apply(ctx, to, d.good); err != nil {
-			return err
-		}
-		if err := d.smoke(ctx, to); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// mergeRequest merges the open merge request from master into prod as
-// GitLab does when an approver merges it.
-func (d *demo) mergeRequest() error {
-	var open *testenv.GitLabMergeRequest
-	for _, mr := range d.gitlab.MergeRequests("ehealth/desired-state") {
-		if mr.State == "opened" {
-			open = &mr
-		}
-	}
-	if open == nil || open.SourceBranch != "master" || open.TargetBranch != "prod" {
-		return fmt.Errorf("no open merge request from master into prod: %+v", open)
-	}
-	d.checked("merge request !%d %q from master into prod is open", open.IID, open.Title)
-	target, source := d.rev("prod"), d.rev("master")
-	tree, err := d.git("merge-tree", "--write-tree", target, source)
-	if err != nil {
-		return err
-	}
-	msg := fmt.Sprintf("Merge branch 'master' into 'prod'\n\n%s\n\nSee merge request !%d", open.Title, open.IID)
-	merge, err := d.git("-c", "user.name=SRE approver", "-c", "user.email=sre@ehealth.example", "commit-tree", tree, "-p", target, "-p", source, "-m", msg)
-	if err != nil {
-		return err
-	}
-	if _, err := d.git("update-ref", "refs/heads/prod", merge, target); err != nil {
-		return err
-	}
-	d.gitlab.EditMergeRequest("ehealth/desired-state", open.IID, func(m *testenv.GitLabMergeRequest) {
-		now := time.Now().UTC()
-		m.State, m.MergedAt = "merged", &now
-	})
-	d.checked("an approver merged !%d (as GitLab would: a merge commit on prod)", open.IID)
-	return nil
-}
-
-// promotionJob is a build of the platform's promotion job: stepper promote
-// inside Jenkins, with the build's parameters.
-func (d *demo) promotionJob(ctx context.Context, job string, b *testenv.FakeBuild, log io.Writer) string {
-	p := b.Params
-	args := []string{"promote", "--log-format", "console", "--from", p["FROM"], "--to", p["TO"], "--app", p["APP"], "--digest", p["DIGEST"]}
-	fmt.Fprintf(log, "+ stepper %s\n", strings.Join(args, " "))
-	cmd := exec.CommandContext(ctx, d.o.Bin, args...)
-	cmd.Env = append(slices.Clone(d.env), "JENKINS_URL="+d.jenkins.URL+"/", "BUILD_URL="+b.URL, "JOB_NAME="+job,
-		"BUILD_NUMBER="+strconv.Itoa(b.Number), "WORKSPACE="+d.work)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = d.work, log, log
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(log, "ERROR: stepper promote: %v\n", err)
-		return "FAILURE"
-	}
-	return "SUCCESS"
-}
-
-// brokenRelease deploys a release whose probes fail and watches it rolled
-// back, on the cluster and in the desired state.
-func (d *demo) brokenRelease(ctx context.Context) error {
-	env := d.chain[0]
-	digest, err := d.buildImage(ctx, "1.0.1", "build-broken.json")
-	if err != nil {
-		return err
-	}
-	d.broken = digest
-	if _, err := d.must(ctx, append([]string{"validate", "--from-result", "build-broken.json", "--app", app, "--attest"}, d.chart()...)...); err != nil {
-		return err
-	}
-	d.say("1.0.1 fails its probes (the chart's simulate.probesFail: kwok fails its pods before they are ready)")
-	if _, err := d.must(ctx, "deploy", "--env", env, "--app", app, "--from-result", "build-broken.json", "--set", "simulate.probesFail=true"); err != nil {
-		return err
-	}
-	if err := d.wantDesired(env, d.broken); err != nil {
-		return err
-	}
-	d.say("the apply job, told to roll back what does not become ready:")
-	_, code := d.run(ctx, nil, "deploy", "--apply", "--env", env, "--app", app, "--kubeconfig", d.state.Env["KUBECONFIG"],
-		"--timeout", "2m", "--rollback-on-failure")
-	if code != 1 {
-		return fmt.Errorf("the apply of the broken release exited %d, want 1", code)
-	}
-	if err := d.wantRunning(ctx, env, d.good); err != nil {
-		return err
-	}
-	d.checked("the failure was diagnosed and the cluster runs 1.0.0 again")
-	d.say("the desired state still names 1.0.1: a reverse commit restores 1.0.0 and holds it there")
-	if _, err := d.must(ctx, "rollback", "--env", env, "--app", app, "--reason", "1.0.1 failed its probes in "+env); err != nil {
-		return err
-	}
-	if err := d.wantDesired(env, d.good); err != nil {
-		return err
-	}
-	msg, err := d.git("log", "-1", "--format=%B", "master")
-	if err != nil {
-		return err
-	}
-	if !strings.Contains(msg, "Stepper-Action: rollback") {
-		return fmt.Errorf("the last commit on master is no rollback:\n%s", msg)
-	}
-	d.checked("the reverse commit on master carries the rollback's trailers and holds %s", app)
-	if _, code := d.run(ctx, nil, "deploy", "--env", env, "--app", app, "--from-result", "build-broken.json", "--dry-run"); code == 0 {
-		return errors.New("a deploy over the rollback hold was accepted")
-	}
-	d.checked("a deploy over the hold is refused until a promotion or deploy --release-hold lifts it")
-	d.say("what a rollback of the Helm release itself would do now, changing nothing (its namespace comes from the desired state):")
-	if _, err := d.must(ctx, "rollback", "--apply", "--dry-run", "--env", env, "--app", app, "--kubeconfig", d.state.Env["KUBECONFIG"],
-		"--reason", "a look at what it would restore"); err != nil {
-		return err
-	}
-	return nil
-}
-
 // status prints the board and writes its page.
 func (d *demo) status(ctx context.Context) error {
 	if _, err := d.must(ctx, "status", "--kubeconfig", d.state.Env["KUBECONFIG"]); err != nil {
@@ -633,38 +492,25 @@ func (d *demo) status(ctx context.Context) error {
 	return nil
 }
 
-// wantDesired checks the digest env's desired-state file names.
-func (d *demo) wantDesired(env, digest string) error {
-	text, err := d.git("show", branchOf(env)+":"+env+"/dsf.yaml")
-	if err != nil {
-		return err
-	}
-	if !strings.Contains(text, digest) {
-		return fmt.Errorf("%s/dsf.yaml on %s does not name %s", env, branchOf(env), digest)
-	}
-	d.checked("%s/dsf.yaml on %s names %s", env, branchOf(env), short(digest))
-	return nil
-}
-
 // wantRunning checks that the app's Deployment in env runs digest and is
 // ready.
 func (d *demo) wantRunning(ctx context.Context, env, digest string) error {
-	dep, err := d.kube.AppsV1().Deployments("ehealth-"+env).Get(ctx, app, metav1.GetOptions{})
+	dep, err := d.kube.AppsV1().Deployments(d.f.namespace(env)).Get(ctx, d.app, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("the cluster: %w", err)
 	}
 	image := dep.Spec.Template.Spec.Containers[0].Image
 	if !strings.HasSuffix(image, "@"+digest) {
-		return fmt.Errorf("the cluster's %s/%s runs %s, want %s", dep.Namespace, app, image, short(digest))
+		return fmt.Errorf("the cluster's %s/%s runs %s, want %s", dep.Namespace, d.app, image, short(digest))
 	}
 	want := int32(1)
 	if dep.Spec.Replicas != nil {
 		want = *dep.Spec.Replicas
 	}
 	if dep.Status.ReadyReplicas < want || dep.Status.UpdatedReplicas < want {
-		return fmt.Errorf("the cluster's %s/%s has %d of %d replicas ready", dep.Namespace, app, dep.Status.ReadyReplicas, want)
+		return fmt.Errorf("the cluster's %s/%s has %d of %d replicas ready", dep.Namespace, d.app, dep.Status.ReadyReplicas, want)
 	}
-	d.checked("the cluster's %s/%s runs %s, %d/%d replicas ready", dep.Namespace, app, short(digest), dep.Status.ReadyReplicas, want)
+	d.checked("the cluster's %s/%s runs %s, %d/%d replicas ready", dep.Namespace, d.app, short(digest), dep.Status.ReadyReplicas, want)
 	return nil
 }
 
@@ -674,9 +520,19 @@ func (d *demo) rev(branch string) string {
 	return out
 }
 
-// git runs git on the bare desired-state repository.
+// git runs git on the clone's first desired-state repository.
 func (d *demo) git(args ...string) (string, error) {
-	dir := filepath.Join(d.state.Env["STEPPER_LOCAL_GIT_DIR"], "ehealth", "desired-state.git")
+	return d.gitIn(d.repoName(d.state.Clone.Repo), args...)
+}
+
+// repoName is the path of a repository of the clone's git server.
+func (d *demo) repoName(url string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(url, d.state.Env["STEPPER_LOCAL_GIT_URL"]+"/"), ".git")
+}
+
+// gitIn runs git on the bare repository repo ("ehealth/desired-state").
+func (d *demo) gitIn(repo string, args ...string) (string, error) {
+	dir := filepath.Join(d.state.Env["STEPPER_LOCAL_GIT_DIR"], filepath.FromSlash(repo)+".git")
 	cmd := exec.Command("git", append([]string{"--git-dir", dir}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

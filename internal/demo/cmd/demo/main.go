@@ -1,7 +1,7 @@
 // Command demo runs stepper's whole flow on the sample app against a local
-// clone of the eHealth platform (see package demo); `make demo` runs it:
+// clone of a platform (see package demo); `make demo` runs it:
 //
-//	demo [-bin bin/stepper] [-dir bin/demo] [-chain internal|vendor] [-keep]
+//	demo [-bin bin/stepper] [-dir bin/demo] [-platform ehealth|shop|gov] [-chain internal|vendor] [-keep]
 //
 // Run it from the repository's root. It exits 0 once every phase passed
 // and its checks held.
@@ -23,7 +23,8 @@ import (
 func main() {
 	bin := flag.String("bin", "bin/stepper", "the stepper binary")
 	dir := flag.String("dir", "bin/demo", "where the demo works; the status page stays there")
-	chain := flag.String("chain", "internal", "the eHealth chain: internal (inttest first) or vendor (devenvcgi first)")
+	platform := flag.String("platform", "ehealth", "the platform cloned: ehealth, shop (Flux, stag-*/master-* tags) or gov (helmfile, merge requests)")
+	chain := flag.String("chain", "", "the eHealth chain: internal (inttest first, the default) or vendor (devenvcgi first)")
 	keep := flag.Bool("keep", false, "leave the local clone running at the end (its GitLab and Jenkins stop with the demo)")
 	flag.Parse()
 
@@ -51,7 +52,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	_, err := demo.Run(ctx, demo.Options{Bin: abs(*bin), Source: abs("."), Dir: abs(*dir), Chain: *chain, Out: os.Stdout, Keep: *keep})
+	_, err := demo.Run(ctx, demo.Options{Bin: abs(*bin), Source: abs("."), Dir: abs(*dir), Platform: *platform, Chain: *chain, Out: os.Stdout, Keep: *keep})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
