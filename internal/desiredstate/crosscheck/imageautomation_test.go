@@ -1,192 +1,33 @@
 package crosscheck_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
-	"k8s.io/kube-openapi/pkg/validation/spec"
-	"sigs.k8s.io/kustomize/kyaml/fieldmeta"
-	"sigs.k8s.io/kustomize/kyaml/kio"
-	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
-	"sigs.k8s.io/kustomize/kyaml/openapi"
-	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
-
 	ds "github.com/stepper-cd/stepper/internal/desiredstate"
+	"github.com/stepper-cd/stepper/internal/local"
 )
 
 // imageAutomation runs Flux image-automation-controller's setter update
-// over a folder, the way the controller does in its working copy of the
-// repository, with kyaml's own setter matcher (fieldmeta, openapi, kio:
-// kyaml v0.21.2 here, whose fieldmeta is identical to the v0.21.1 the
-// controller pins).
-//
-// The controller's package is internal and not on the module proxy, so its
-// glue is rewritten here, step for step, from
-// fluxcd/image-automation-controller 4e3c0e09d4408309a9ad2414dba80893c4ad45c3:
-//   - internal/update/setters.go UpdateWithSetters: the shorthand
-//     "$imagepolicy", one setter definition per policy and per ":tag",
-//     ":name" and ":digest", a pipeline that writes back only changed files;
-//   - internal/update/filereader.go ScreeningLocalReader: .yaml and .yml
-//     files containing the token `"$imagepolicy"`, read with
-//     PreserveSeqIndent;
-//   - internal/update/filter.go: every scalar visited, its schema from
-//     fieldmeta.FieldMeta.Read, a "$ref" resolved against the setter
-//     definitions, the x-k8s-cli setter's value written.
-//
-// policies maps "namespace:name" to the latest image the policy selected.
-// It returns, per changed file, the setters it applied.
+// over a folder: local.UpdateWithSetters, kyaml's own setter matcher with
+// the controller's glue, which the local clone of the shop also runs.
 func imageAutomation(t *testing.T, dir string, policies map[string]latestImage) map[string][]string {
 	t.Helper()
-	kyamlOnce.Do(func() {
-		fieldmeta.SetShortHandRef("$imagepolicy")
-		openapi.SuppressBuiltInSchemaUse()
-	})
-	defs := map[string]spec.Schema{}
-	for policy, img := range policies {
-		ref := img.name + ":" + img.tag
-		if img.digest != "" {
-			ref += "@" + img.digest
-		}
-		for suffix, value := range map[string]string{"": ref, ":tag": img.tag, ":name": img.name, ":digest": img.digest} {
-			defs[fieldmeta.SetterDefinitionPrefix+policy+suffix] = setterDefinition(policy+suffix, value)
-		}
+	latest := map[string]local.LatestImage{}
+	for p, img := range policies {
+		latest[p] = local.LatestImage{Name: img.name, Tag: img.tag, Digest: img.digest}
 	}
-	schema := &spec.Schema{}
-	schema.Definitions = defs
-
-	applied := map[string][]string{}
-	var visit func(file string, n *kyaml.RNode) error
-	visit = func(file string, n *kyaml.RNode) error {
-		switch n.YNode().Kind {
-		case kyaml.DocumentNode:
-			return visit(file, kyaml.NewRNode(n.YNode()))
-		case kyaml.MappingNode:
-			return n.VisitFields(func(f *kyaml.MapNode) error { return visit(file, f.Value) })
-		case kyaml.SequenceNode:
-			return n.VisitElements(func(e *kyaml.RNode) error { return visit(file, e) })
-		case kyaml.ScalarNode:
-			fm := fieldmeta.FieldMeta{SettersSchema: schema}
-			if err := fm.Read(n); err != nil || fm.IsEmpty() {
-				return nil
-			}
-			s := fm.Schema
-			if s.Ref.String() != "" {
-				if r, err := openapi.Resolve(&s.Ref, schema); err == nil && r != nil {
-					s = *r
-				}
-			}
-			ext, ok := s.Extensions["x-k8s-cli"]
-			if !ok {
-				return nil
-			}
-			var x struct {
-				Setter *struct{ Name, Value string } `json:"setter"`
-			}
-			b, err := json.Marshal(ext)
-			if err != nil {
-				return err
-			}
-			if err := json.Unmarshal(b, &x); err != nil || x.Setter == nil {
-				return err
-			}
-			if old := n.YNode().Value; old != x.Setter.Value {
-				n.YNode().Value = x.Setter.Value
-				if len(s.Type) > 0 {
-					kyaml.FormatNonStringStyle(n.YNode(), s)
-				}
-				applied[file] = append(applied[file], x.Setter.Name)
-			}
-		}
-		return nil
-	}
-	err := kio.Pipeline{
-		Inputs: []kio.Reader{screeningReader{dir}},
-		Filters: []kio.Filter{kio.FilterFunc(func(nodes []*kyaml.RNode) ([]*kyaml.RNode, error) {
-			for _, n := range nodes {
-				file, _, err := kioutil.GetFileAnnotations(n)
-				if err != nil {
-					return nil, err
-				}
-				if err := visit(file, n); err != nil {
-					return nil, err
-				}
-			}
-			var out []*kyaml.RNode
-			for _, n := range nodes {
-				if file, _, _ := kioutil.GetFileAnnotations(n); applied[file] != nil {
-					out = append(out, n)
-				}
-			}
-			return out, nil
-		})},
-		Outputs: []kio.Writer{&kio.LocalPackageWriter{PackagePath: dir}},
-	}.Execute()
+	applied, err := local.UpdateWithSetters(dir, latest)
 	if err != nil {
-		t.Fatalf("image automation over %s: %v", dir, err)
+		t.Fatal(err)
 	}
 	return applied
 }
 
-var kyamlOnce sync.Once
-
 type latestImage struct{ name, tag, digest string }
-
-func setterDefinition(name, value string) spec.Schema {
-	s := spec.StringProperty()
-	s.Extensions = spec.Extensions{}
-	s.Extensions.Add("x-k8s-cli", map[string]any{"setter": map[string]string{"name": name, "value": value}})
-	return *s
-}
-
-// screeningReader is the controller's ScreeningLocalReader: only YAML
-// files holding the shorthand token are parsed at all.
-type screeningReader struct{ dir string }
-
-func (r screeningReader) Read() ([]*kyaml.RNode, error) {
-	var out []*kyaml.RNode
-	var files []string
-	err := filepath.WalkDir(r.dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		if ext := filepath.Ext(p); ext == ".yaml" || ext == ".yml" {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(files)
-	for _, p := range files {
-		src, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		if !bytes.Contains(src, []byte(`"$imagepolicy"`)) {
-			continue
-		}
-		rel, err := filepath.Rel(r.dir, p)
-		if err != nil {
-			return nil, err
-		}
-		nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(src), SetAnnotations: map[string]string{kioutil.PathAnnotation: rel}, PreserveSeqIndent: true}).Read()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", rel, err)
-		}
-		out = append(out, nodes...)
-	}
-	return out, nil
-}
 
 const shopProduction = "../../../testdata/samples/shop/flux/clusters/production"
 
