@@ -150,11 +150,17 @@ func TestLoadHelmfileFromVersionsFileRefuses(t *testing.T) {
 	wantErr(t, err, "helmfile.yaml.gotmpl:12:9", "environments/dev/settings.yaml", "not in the desired state")
 }
 
-// helmfile v1 renders Go templates only in files named .gotmpl; a plain
-// helmfile.yaml holding one is refused at the action's line.
+// helmfile v1 renders a whole helmfile as a Go template only when it is
+// named .gotmpl; a plain helmfile.yaml is YAML whose release fields it
+// renders one by one (chart, namespace, version, values file paths,
+// valuesTemplate). Such a helmfile is read as helmfile renders it (see
+// TestPlainHelmfileReleaseTemplates); a template helmfile leaves as
+// written, or one that breaks the YAML, is refused at its line.
 func TestTemplatedHelmfileYAMLRefused(t *testing.T) {
-	src := `# a {{ comment }} is fine
-environments:
+	for _, tc := range []struct {
+		name, src, where, want string
+	}{
+		{"inline values", `environments:
   dev:
     values:
       - "versions.yaml"
@@ -163,19 +169,105 @@ releases:
     chart: charts/api
     values:
       - environments/{{ .Environment.Name }}/api.yaml
+      - image:
+          tag: "{{ .Values.v }}"
+`, "helmfile.yaml:11:16", "does not render a release's inline values"},
+		{"environment values path", `environments:
+  dev:
+    values:
+      - "{{ .Environment.Name }}.yaml"
+releases:
+  - name: api
+    chart: charts/api
+`, "helmfile.yaml:4:9", "does not render an environment's values file paths"},
+		{"whole-file template", `# a {{ comment }} is fine
+environments:
+  dev:
+    values:
+      - versions.yaml
+releases:
+{{- range .Values.apps }}
+  - name: {{ . }}
+    chart: charts/api
+{{- end }}
+`, "helmfile.yaml:7:1", "rename it to helmfile.yaml.gotmpl"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string][]byte{"helmfile.yaml": []byte(tc.src), "versions.yaml": []byte("v: 1\napps: [api]\n"),
+				"environments/dev/api.yaml": []byte("image:\n  repository: r/api\n  tag: \"1.0\"\n")}
+			_, err := Open(Helmfile, files, WithEnvironment("dev"))
+			wantErr(t, err, tc.where, tc.want)
+		})
+	}
+}
+
+// A plain helmfile.yaml the way users write it: one environment per
+// folder, the namespace, the chart version and the image tag rendered per
+// release from the environment's versions file, the digest in the app's
+// own values file. Read and edited as helmfile 1.8 renders it (helmfile
+// -e ENV build prints hocs-dev, 7.1.0 and the tag from these files).
+func TestPlainHelmfileReleaseTemplates(t *testing.T) {
+	helmfile := `# {{ .Environment.Name }} in a comment is no template
+environments:
+  dev:
+    values: [environments/dev/versions.yaml]
+  qa:
+    values: [environments/qa/versions.yaml]
+---
+templates:
+  service: &service
+    chart: hocs/hocs-generic-service
+    namespace: hocs-{{ .Environment.Name }}
+releases:
+  - name: hocs-casework
+    <<: *service
+    version: '{{ index .Values "charts" "hocs-casework" }}'
+    values:
+      - environments/{{ .Environment.Name }}/values/hocs-casework.yaml
+    valuesTemplate:
+      - image:
+          tag: '{{ index .Values "versions" "hocs-casework" }}'
 `
-	files := map[string][]byte{"helmfile.yaml": []byte(src), "versions.yaml": []byte("v: 1\n"),
-		"environments/dev/api.yaml": []byte("image:\n  repository: r/api\n  tag: \"1.0\"\n")}
-	_, err := Open(Helmfile, files, WithEnvironment("dev"))
-	wantErr(t, err, "helmfile.yaml:10:22", "rename it to helmfile.yaml.gotmpl")
-	files["helmfile.yaml.gotmpl"] = files["helmfile.yaml"]
-	delete(files, "helmfile.yaml")
-	doc, err := Open(Helmfile, files, WithEnvironment("dev"))
+	files := map[string][]byte{
+		"helmfile.yaml":                              []byte(helmfile),
+		"environments/dev/versions.yaml":             []byte("versions:\n  hocs-casework: \"010\" # a string\ncharts:\n  hocs-casework: 7.1.0\n"),
+		"environments/qa/versions.yaml":              []byte("versions:\n  hocs-casework: \"\"\ncharts:\n  hocs-casework: 7.0.3\n"),
+		"environments/dev/values/hocs-casework.yaml": []byte("env:\n  LOG_LEVEL: debug\n"),
+		"environments/qa/values/hocs-casework.yaml":  []byte("env:\n  LOG_LEVEL: info\n"),
+	}
+	for env, want := range map[string]App{
+		"dev": {Namespace: "hocs-dev", ChartVersion: "7.1.0", Image: Image{Tag: "010"}},
+		"qa":  {Namespace: "hocs-qa", ChartVersion: "7.0.3"},
+	} {
+		doc, err := Open(Helmfile, files, WithEnvironment(env))
+		if err != nil {
+			t.Fatalf("%s: %v", env, err)
+		}
+		a, err := doc.App("hocs-casework")
+		if err != nil {
+			t.Fatalf("%s: %v", env, err)
+		}
+		if a.Namespace != want.Namespace || a.ChartVersion != want.ChartVersion || a.Image != want.Image {
+			t.Errorf("%s: namespace %q, chart version %q, image %+v; want %q, %q, %+v", env, a.Namespace, a.ChartVersion, a.Image, want.Namespace, want.ChartVersion, want.Image)
+		}
+	}
+	doc, err := Open(Helmfile, files, WithEnvironment("qa"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := doc.App("api"); a.Image.Tag != "1.0" {
-		t.Errorf("api: %+v", a)
+	digest := "sha256:" + strings.Repeat("a", 64)
+	if _, err := doc.SetImage("hocs-casework", Image{Repository: "registry.example/hocs/hocs-casework", Tag: "1.0.0", Digest: digest}); err != nil {
+		t.Fatal(err)
+	}
+	out := doc.Files()
+	if v := string(out["environments/qa/versions.yaml"]); !strings.Contains(v, `hocs-casework: "1.0.0"`) || !strings.Contains(v, "hocs-casework: 7.0.3") {
+		t.Errorf("qa's versions file:\n%s", v)
+	}
+	if v := string(out["environments/qa/values/hocs-casework.yaml"]); !strings.Contains(v, "digest: "+digest) || !strings.Contains(v, "LOG_LEVEL: info") {
+		t.Errorf("qa's values file:\n%s", v)
+	}
+	if string(out["helmfile.yaml"]) != helmfile {
+		t.Errorf("the helmfile changed:\n%s", out["helmfile.yaml"])
 	}
 }
 

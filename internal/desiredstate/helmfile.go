@@ -11,7 +11,7 @@ import (
 )
 
 // helmfileLayout reads one environment of a helmfile layout: the helmfile
-// (helmfile.yaml, or helmfile.yaml.gotmpl with Go templates), the values
+// (helmfile.yaml, or helmfile.yaml.gotmpl rendered whole as a Go template), the values
 // files its `environments:` entry lists for that environment (one of them
 // the versions file mapping each service to its version), and the values
 // files its releases list.
@@ -36,11 +36,20 @@ import (
 // Values written literally in the helmfile are shared by every
 // environment; editing them edits the helmfile.
 //
+// A plain helmfile.yaml is YAML that helmfile v1 does not render as a
+// whole, but whose release fields it renders one by one as release
+// templates: chart, namespace, version, values file paths and the mappings
+// under valuesTemplate: (e.g. namespace: hocs-{{ .Environment.Name }}).
+// Those are read as above, a namespace with {{ .Environment.Name }} as
+// the environment's; the inline mappings under values:, which helmfile
+// hands to helm as written, are not.
+//
 // Whatever cannot be read fully is refused at its line rather than read
 // as less than it is: a values file the environment lists that was not
 // opened, `bases:` and `helmfiles:` (apps defined elsewhere), and Go
-// templates in a helmfile not named .gotmpl, which helmfile v1 does not
-// render.
+// templates in a plain helmfile.yaml where helmfile v1 does not render
+// them (inline values, environments' values, anything that breaks the
+// YAML).
 //
 // A chart version written literally in a release is shared by every
 // environment, so SetChartVersion refuses it; it edits the version only
@@ -157,11 +166,19 @@ func (l helmfileLayout) read(files map[string][]byte, o options) (*view, error) 
 		}
 		if vals != nil && vals.Kind == yaml.SequenceNode {
 			for _, item := range vals.Content {
+				if item.Kind == yaml.ScalarNode {
+					if err := unrendered(main, main.p.scalar(item, false, false), "an environment's values file paths"); err != nil {
+						return nil, err
+					}
+				}
 				leaves, file, root, err := r.valuesSource(main, item, env, dir)
 				if err != nil {
 					return nil, err
 				}
 				for _, lf := range leaves {
+					if err := unrendered(main, lf.s, "an environment's inline values"); err != nil {
+						return nil, err
+					}
 					envValues[lf.key] = &loc{file: file, root: root, path: lf.path, s: lf.s}
 				}
 			}
@@ -211,14 +228,6 @@ func (r *helmfileReader) parse(name string) (*yamlFile, error) {
 	}
 	src := r.files[name]
 	var masks [][2]int
-	if isHelmfileName(name) && !strings.HasSuffix(name, ".gotmpl") {
-		if off := firstTemplateAction(src); off >= 0 {
-			p := newLineIndex(src).pos(name, off)
-			return nil, &Error{File: name, Line: p.Line, Column: p.Column,
-				Msg:  "the helmfile holds a Go template action, which helmfile v1 renders only in files named .gotmpl",
-				Hint: "rename it to " + path.Base(slashed(name)) + ".gotmpl"}
-		}
-	}
 	if strings.HasSuffix(name, ".gotmpl") {
 		var err error
 		if masks, err = maskTemplates(name, src); err != nil {
@@ -230,10 +239,37 @@ func (r *helmfileReader) parse(name string) (*yamlFile, error) {
 		if e, ok := err.(*Error); ok && len(masks) > 0 {
 			e.Hint = "outside its {{ ... }} actions a .gotmpl helmfile must be YAML; keep control actions on lines of their own"
 		}
+		if off := firstTemplateAction(src); off >= 0 && isPlainHelmfile(name) {
+			// helmfile v1 parses a plain helmfile.yaml as YAML before it
+			// renders anything: a template that breaks the YAML is one
+			// only a .gotmpl helmfile may hold.
+			p := newLineIndex(src).pos(name, off)
+			return nil, &Error{File: name, Line: p.Line, Column: p.Column,
+				Msg:  "the helmfile is not YAML with its Go template actions in it; helmfile v1 renders a whole file as a template only when it is named .gotmpl",
+				Hint: "rename it to " + path.Base(slashed(name)) + ".gotmpl, or quote the template as a release field's value", Err: err}
+		}
 		return nil, err
 	}
+	f.p.releaseTemplates = isPlainHelmfile(name)
 	r.v.files[name] = f
 	return f, nil
+}
+
+// isPlainHelmfile: a helmfile not named .gotmpl, which helmfile v1 reads
+// as YAML and whose release fields it then renders one by one.
+func isPlainHelmfile(name string) bool {
+	return isHelmfileName(name) && !strings.HasSuffix(name, ".gotmpl")
+}
+
+// unrendered refuses a template where helmfile v1 leaves it as written: in
+// a plain helmfile.yaml, outside the release fields it renders (chart,
+// namespace, version, values file paths, valuesTemplate).
+func unrendered(f *yamlFile, s *scalar, where string) error {
+	if s == nil || !s.templated || !f.p.releaseTemplates {
+		return nil
+	}
+	return errorAt(s.pos, "write it under the release's valuesTemplate:, which helmfile renders, or rename the helmfile to "+path.Base(slashed(f.name))+".gotmpl",
+		"helmfile v1 does not render %s of a plain %s: %s would reach helm as written", where, path.Base(slashed(f.name)), s.value)
 }
 
 // firstTemplateAction is the offset of the first {{ outside a comment, or
@@ -417,6 +453,23 @@ func (r *helmfileReader) environment(want string, envs map[string]*yaml.Node, di
 	return candidates[0], nil
 }
 
+// renderEnvName is a value as helmfile renders it for env when its only
+// template is {{ .Environment.Name }} (namespace: hocs-{{ .Environment.Name }});
+// any other template stays as written.
+func renderEnvName(s *scalar, env string) string {
+	if !s.templated {
+		return s.value
+	}
+	t := strings.TrimSpace(s.value)
+	if len(t) >= 2 && (t[0] == '"' || t[0] == '\'') && t[len(t)-1] == t[0] {
+		t = t[1 : len(t)-1]
+	}
+	if t = envNameRE.ReplaceAllString(t, env); strings.Contains(t, "{{") {
+		return s.value
+	}
+	return t
+}
+
 var envNameRE = regexp.MustCompile(`\{\{-?\s*\.Environment\.Name\s*-?\}\}`)
 
 // resolve turns a values path as written into the name of an opened file.
@@ -547,7 +600,7 @@ func (r *helmfileReader) release(main *yamlFile, m *yaml.Node, env, dir string, 
 		return err
 	}
 	a := &appView{values: map[string]*loc{}}
-	a.app = App{Name: name.value, Namespace: strs["namespace"].value, Enabled: strs["installed"].value != "false", Pos: p.nodePos(m)}
+	a.app = App{Name: name.value, Namespace: renderEnvName(strs["namespace"], env), Enabled: strs["installed"].value != "false", Pos: p.nodePos(m)}
 	chart := strs["chart"].value
 	if i := strings.LastIndexByte(chart, '/'); i >= 0 && !strings.HasPrefix(chart, ".") && !strings.HasPrefix(chart, "/") && !strings.Contains(chart, "://") {
 		a.app.Chart = Chart{Repo: chart[:i], Name: chart[i+1:], RepoURL: r.repos[chart[:i]]}
@@ -579,14 +632,23 @@ func (r *helmfileReader) release(main *yamlFile, m *yaml.Node, env, dir string, 
 			fmt.Sprintf("move the version into environment %s's versions file (e.g. charts: {%s: 1.2.3}) and write version: {{ index .Values \"charts\" \"%s\" | quote }} in the release", env, name.value, name.value),
 			"app %q %s in %s, which every environment shares: setting it for %s would change them all", name.value, what, main.name, env)
 	}
-	vals, err := p.child(m, "values")
-	if err != nil {
-		return err
-	}
 	var inline *loc
-	if vals != nil && vals.Kind == yaml.SequenceNode {
+	// helmfile puts valuesTemplate's entries, which it renders, before
+	// values' (whose inline mappings a plain helmfile.yaml leaves as
+	// written), so values win.
+	for _, list := range []string{"valuesTemplate", "values"} {
+		vals, err := p.child(m, list)
+		if err != nil {
+			return err
+		}
+		if vals == nil || vals.Kind != yaml.SequenceNode {
+			continue
+		}
 		for _, item := range vals.Content {
 			if item.Kind == yaml.ScalarNode {
+				if list == "valuesTemplate" {
+					continue // helmfile renders only its mappings
+				}
 				if file, ok := r.resolve(dir, p.scalar(item, false, false), env); ok {
 					a.app.ValuesFiles = append(a.app.ValuesFiles, file)
 				}
@@ -605,6 +667,11 @@ func (r *helmfileReader) release(main *yamlFile, m *yaml.Node, env, dir string, 
 				a.newValues = here
 			}
 			for _, lf := range leaves {
+				if list == "values" && file == main.name {
+					if err := unrendered(main, lf.s, "a release's inline values"); err != nil {
+						return err
+					}
+				}
 				l, err := follow(&loc{file: file, root: root, path: lf.path, s: lf.s}, envValues)
 				if err != nil {
 					return err
@@ -630,6 +697,9 @@ func (r *helmfileReader) release(main *yamlFile, m *yaml.Node, env, dir string, 
 				return err
 			}
 			if key != nil && key.value != "" && value != nil {
+				if err := unrendered(main, value, "a release's set: values"); err != nil {
+					return err
+				}
 				l, err := follow(&loc{file: main.name, s: value}, envValues)
 				if err != nil {
 					return err

@@ -30,6 +30,10 @@ type yamlParser struct {
 	// before parsing (helmfile's .gotmpl files); orig is the text with them.
 	masks [][2]int
 	orig  []byte
+	// releaseTemplates says the file is a plain helmfile.yaml, which
+	// helmfile v1 does not render as a whole but whose release fields it
+	// renders one by one: a value holding {{ is a template there.
+	releaseTemplates bool
 }
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)(?:, column (\d+))?`)
@@ -176,6 +180,9 @@ func (p *yamlParser) scalar(n *yaml.Node, shared, flow bool) *scalar {
 	}
 	if len(p.masks) > 0 {
 		p.markTemplated(s, off, flow)
+	}
+	if p.releaseTemplates && strings.Contains(n.Value, "{{") {
+		s.templated, s.start, s.why = true, -1, "it is a helmfile release template ({{ ... }})"
 	}
 	return s
 }
