@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/stepper-cd/stepper/internal/testenv"
 )
@@ -24,6 +23,8 @@ var ehealthFlow = flow{
 		"vendor":   {"devenvcgi", "exttest", "preprod", "prod"},
 	},
 	namespace: func(env string) string { return "ehealth-" + env },
+	desired:   ehealthDesired,
+	applier:   "the platform's Jenkins job (Helmsman)",
 	gitlab:    true, jenkins: true,
 	fakes: func(d *demo) {
 		d.gitlab.AddProject("ehealth/desired-state")
@@ -114,33 +115,17 @@ func (d *demo) promoteAll(ctx context.Context) error {
 // mergeRequest merges the open merge request from master into prod as
 // GitLab does when an approver merges it.
 func (d *demo) mergeRequest() error {
-	var open *testenv.GitLabMergeRequest
-	for _, mr := range d.gitlab.MergeRequests("ehealth/desired-state") {
-		if mr.State == "opened" {
-			open = &mr
-		}
+	open, err := d.openMergeRequest("ehealth/desired-state", "prod")
+	if err != nil {
+		return err
 	}
-	if open == nil || open.SourceBranch != "master" || open.TargetBranch != "prod" {
-		return fmt.Errorf("no open merge request from master into prod: %+v", open)
+	if open.SourceBranch != "master" {
+		return fmt.Errorf("the merge request into prod is from %s, not master", open.SourceBranch)
 	}
 	d.checked("merge request !%d %q from master into prod is open", open.IID, open.Title)
-	target, source := d.rev("prod"), d.rev("master")
-	tree, err := d.git("merge-tree", "--write-tree", target, source)
-	if err != nil {
+	if err := d.merge("ehealth/desired-state", open, "SRE approver", "sre@ehealth.example"); err != nil {
 		return err
 	}
-	msg := fmt.Sprintf("Merge branch 'master' into 'prod'\n\n%s\n\nSee merge request !%d", open.Title, open.IID)
-	merge, err := d.git("-c", "user.name=SRE approver", "-c", "user.email=sre@ehealth.example", "commit-tree", tree, "-p", target, "-p", source, "-m", msg)
-	if err != nil {
-		return err
-	}
-	if _, err := d.git("update-ref", "refs/heads/prod", merge, target); err != nil {
-		return err
-	}
-	d.gitlab.EditMergeRequest("ehealth/desired-state", open.IID, func(m *testenv.GitLabMergeRequest) {
-		now := time.Now().UTC()
-		m.State, m.MergedAt = "merged", &now
-	})
 	d.checked("an approver merged !%d (as GitLab would: a merge commit on prod)", open.IID)
 	return nil
 }
@@ -218,8 +203,8 @@ func (d *demo) brokenRelease(ctx context.Context) error {
 	return nil
 }
 
-// wantDesired checks the digest env's desired-state file names.
-func (d *demo) wantDesired(env, digest string) error {
+// ehealthDesired checks the digest env's desired-state file names.
+func ehealthDesired(d *demo, env, digest string) error {
 	text, err := d.git("show", branchOf(env)+":"+env+"/dsf.yaml")
 	if err != nil {
 		return err
