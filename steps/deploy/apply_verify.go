@@ -95,7 +95,8 @@ func (a *applier) prepare(ctx context.Context, app desiredstate.App) (helm.Upgra
 		ref = helm.ChartRef{Path: p, Root: a.checkout}
 	}
 	if ref.Repo == "" && ref.Path == "" {
-		return helm.UpgradeOptions{}, exit.Usagef("chart %s has no repository URL in the desired state (helmRepos)", app.Chart)
+		return helm.UpgradeOptions{}, exit.Usagef("chart %s has no repository URL in the desired state: "+
+			"name it in helmRepos (Helmsman) or repositories (helmfile); for Flux, keep the HelmRepository the release's sourceRef names in a file under desiredState.path", app.Chart)
 	}
 	ch, err := a.helm.Load(ctx, ref)
 	if err != nil {
