@@ -324,6 +324,9 @@ func writeLocalState(w io.Writer, s *local.State, checks []local.Check) error {
 		fmt.Fprintf(tw, "stepper.yaml\t%s\n", c.Config)
 		fmt.Fprintf(tw, "base image\t%s\n", c.BaseImage)
 		fmt.Fprintf(tw, "signing key\t%s\n", c.PublicKey)
+		if c.Automation != "" {
+			fmt.Fprintf(tw, "automation\t%s\n", c.Automation)
+		}
 	}
 	fmt.Fprintln(tw)
 	if checks == nil {

@@ -32,7 +32,7 @@ var assets embed.FS
 
 // Platforms lists the platforms `stepper local` can clone, in the order
 // of the seeds: eHealth (000-002), the shop (003), the government (004).
-var Platforms = []string{"ehealth"}
+var Platforms = []string{"ehealth", "shop", "gov"}
 
 // profile is one platform the clone can make: where its images and charts
 // live, its chains, and how its desired-state repositories are laid out.
@@ -54,7 +54,7 @@ type profile struct {
 }
 
 // profiles are the platforms by name; see ehealth.go, shop.go and gov.go.
-var profiles = map[string]*profile{"ehealth": &ehealth}
+var profiles = map[string]*profile{"ehealth": &ehealth, "shop": &shop, "gov": &gov}
 
 // CloneOptions say what to clone.
 type CloneOptions struct {
