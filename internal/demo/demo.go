@@ -81,6 +81,10 @@ type flow struct {
 	chains map[string][]string
 	// namespace is where env's apps run on the cluster.
 	namespace func(env string) string
+	// applier is what applies a desired state on the platform.
+	applier string
+	// desired checks that env's desired state names digest for the app.
+	desired func(d *demo, env, digest string) error
 	// phases are the flow's phases after local up.
 	phases func(d *demo) []phase
 	// fakes sets up the GitLab and Jenkins the platform's routes need;
@@ -90,7 +94,7 @@ type flow struct {
 }
 
 // flows are the platforms the demo runs on.
-var flows = map[string]*flow{"ehealth": &ehealthFlow}
+var flows = map[string]*flow{"ehealth": &ehealthFlow, "shop": &shopFlow, "gov": &govFlow}
 
 type demo struct {
 	o       Options
@@ -425,7 +429,7 @@ func (d *demo) validate(ctx context.Context) error {
 // apply installs an environment's desired state on the cluster, as the
 // platform's Jenkins job does with Helmsman, and checks the rollout.
 func (d *demo) apply(ctx context.Context, env, digest string) error {
-	d.say("the platform's Jenkins job applies %s's desired state:", env)
+	d.say("%s applies %s's desired state:", d.f.applier, env)
 	if _, err := d.must(ctx, "deploy", "--apply", "--env", env, "--app", d.app, "--kubeconfig", d.state.Env["KUBECONFIG"], "--timeout", "2m"); err != nil {
 		return err
 	}
@@ -513,6 +517,9 @@ func (d *demo) wantRunning(ctx context.Context, env, digest string) error {
 	d.checked("the cluster's %s/%s runs %s, %d/%d replicas ready", dep.Namespace, d.app, short(digest), dep.Status.ReadyReplicas, want)
 	return nil
 }
+
+// wantDesired checks that env's desired state names digest for the app.
+func (d *demo) wantDesired(env, digest string) error { return d.f.desired(d, env, digest) }
 
 // rev is a branch's commit in the desired-state repository.
 func (d *demo) rev(branch string) string {
