@@ -41,7 +41,7 @@ func seedShop(s *seeding) error {
 		files["clusters/"+env+"/sources/shop-charts.yaml"] = src
 		for _, app := range s.o.Apps {
 			data := map[string]any{"App": app, "Env": env, "Namespace": "shop-" + env, "Automated": env == "production",
-				"Policy": app + "-stag",
+				"Policy":   app + "-stag",
 				"Replicas": 1, "LogLevel": "debug", "Comments": true}
 			if env == "production" {
 				data["Policy"], data["Replicas"], data["LogLevel"], data["Comments"] = app+"-master", 2, "info", false
