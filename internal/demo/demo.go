@@ -519,7 +519,12 @@ func (d *demo) wantRunning(ctx context.Context, env, digest string) error {
 }
 
 // wantDesired checks that env's desired state names digest for the app.
-func (d *demo) wantDesired(env, digest string) error { return d.f.desired(d, env, digest) }
+func (d *demo) wantDesired(env, digest string) error {
+	if d.f.desired == nil {
+		return fmt.Errorf("the %s flow checks its desired state its own way", d.o.Platform)
+	}
+	return d.f.desired(d, env, digest)
+}
 
 // rev is a branch's commit in the desired-state repository.
 func (d *demo) rev(branch string) string {

@@ -16,6 +16,7 @@ var govFlow = flow{
 	chains:    map[string][]string{"release": {"dev", "qa", "prod"}},
 	namespace: func(env string) string { return "hocs-" + env },
 	gitlab:    true,
+	applier:   "the merge to main triggers the deployment pipeline, which",
 	fakes: func(d *demo) {
 		d.gitlab.AddProject(govNotprod)
 		d.gitlab.AddProject(govProd)
@@ -86,17 +87,7 @@ func (d *demo) govRelease(ctx context.Context, env, tag, digest string, land fun
 	if err := d.govDesired(env, "main", tag, digest); err != nil {
 		return err
 	}
-	return d.govApply(ctx, env, digest)
-}
-
-// govApply applies env's desired state as the deployment pipeline that a
-// merge into main triggers does, and checks the rollout.
-func (d *demo) govApply(ctx context.Context, env, digest string) error {
-	d.say("the merge to main triggers the deployment pipeline, which applies %s's desired state:", env)
-	if _, err := d.must(ctx, "deploy", "--apply", "--env", env, "--app", d.app, "--kubeconfig", d.state.Env["KUBECONFIG"], "--timeout", "2m"); err != nil {
-		return err
-	}
-	return d.wantRunning(ctx, env, digest)
+	return d.apply(ctx, env, digest)
 }
 
 // govPromote promotes through the rest of the chain, each promotion a
