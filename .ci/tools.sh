@@ -16,9 +16,13 @@ mkdir -p "$bin" "$cache/tools"
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local
 
 # name            version   how
+# etcd, kube and kwok are the local control plane, which `stepper local up`
+# builds the same way when they are missing (internal/local/build.go; a test
+# holds the two in step). Their pinned modules are embedded in the binary,
+# each file suffixed .pinned to keep it out of stepper's own module.
 pins=(
-  "etcd            v3.6.16   gomod:testdata/tools/etcd"
-  "kube            v1.35.4   gomod:testdata/tools/kube"
+  "etcd            v3.6.16   pinned:internal/local/assets/controlplane/etcd"
+  "kube            v1.35.4   pinned:internal/local/assets/controlplane/kube"
   "kwok            v0.8.0    goinstall:sigs.k8s.io/kwok/cmd/kwok"
   "cosign          v3.1.3    goinstall:github.com/sigstore/cosign/v3/cmd/cosign"
   "helm            v4.3.2    goinstall:helm.sh/helm/v4/cmd/helm"
@@ -33,6 +37,13 @@ pins=(
 )
 
 log() { printf '[tools] %s\n' "$*" >&2; }
+
+hb=""
+trap '[ -n "$hb" ] && kill "$hb" 2>/dev/null; true' EXIT
+
+heartbeat() { # name start-epoch took
+  while sleep 30; do log "still installing $1: $(($(date +%s) - $2))s so far$3"; done
+}
 
 ldflags_for() { # name version
   case $1 in
@@ -69,9 +80,18 @@ install_one() { # name version how
   log "installing $name $version ($kind)$took; cached afterwards in $dir"
   rm -rf "$dir"; mkdir -p "$dir/bin"
   local start=$SECONDS
+  # A first build of kube takes minutes: say every 30 s that it still runs.
+  heartbeat "$name" "$(date +%s)" "$took" &
+  hb=$!
   case $kind in
     gomod)
       (cd "$root/$what" && go build -trimpath -ldflags "$(ldflags_for "$name" "$version")" -o "$dir/bin/" $(go_targets "$name"))
+      ;;
+    pinned)
+      local work; work=$(mktemp -d)
+      for f in "$root/$what"/*.pinned; do cp "$f" "$work/$(basename "$f" .pinned)"; done
+      (cd "$work" && go build -trimpath -ldflags "$(ldflags_for "$name" "$version")" -o "$dir/bin/" $(go_targets "$name"))
+      rm -rf "$work"
       ;;
     crdgen)
       # Flux publishes its CRD YAML only in its repository; generate it from
@@ -89,6 +109,7 @@ install_one() { # name version how
       command -v rsync >/dev/null || log "note: gitlab-ci-local needs rsync (installed by the debian entry)"
       ;;
   esac
+  kill "$hb" 2>/dev/null || true
   touch "$dir/.done"
   echo "$((SECONDS - start))" > "$last"
   log "installed $name $version in $((SECONDS - start))s"
