@@ -118,7 +118,7 @@ func (k *Kube) boot(ctx context.Context) error {
 	stages := goFunc(func() ([]string, error) {
 		ctx, cancel := context.WithTimeout(ctx, kwokStageTimeout)
 		defer cancel()
-		return kwokStageFiles(ctx, k.bins.kwok)
+		return kwokStageFiles(ctx, k.bins.kwok, k.dir)
 	})
 	ports, err := freePorts(3)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,13 +44,18 @@ var kwokStageDirs = []string{
 // kwokManagedAnnotation marks the nodes this platform's kwok simulates.
 const kwokManagedAnnotation = "kwok.x-k8s.io/node"
 
-// kwokStageFiles returns the stage YAML files of kwokStageDirs from the
-// module source of the kwok binary's own version, found in the Go module
-// cache (and fetched through the module proxy when missing).
-func kwokStageFiles(ctx context.Context, kwokBin string) ([]string, error) {
+// kwokStageFiles returns the stage YAML files of kwokStageDirs for the
+// kwok binary's own version: the copies embedded for the version stepper
+// pins (assets/kwok), written into dir, or else the module source of that
+// version, found in the Go module cache (and fetched through the module
+// proxy when missing).
+func kwokStageFiles(ctx context.Context, kwokBin, dir string) ([]string, error) {
 	version, err := kwokVersion(ctx, kwokBin)
 	if err != nil {
 		return nil, fmt.Errorf("kwok stages: %w", err)
+	}
+	if files, err := embeddedStages(version, dir); err != nil || files != nil {
+		return files, err
 	}
 	goBin, err := Tool("go")
 	if err != nil {
@@ -82,6 +88,34 @@ func kwokStageFiles(ctx context.Context, kwokBin string) ([]string, error) {
 			return nil, fmt.Errorf("kwok stages: no stage files in %s", filepath.Join(mod.Dir, "kustomize", "stage", dir))
 		}
 		files = append(files, matches...)
+	}
+	return files, nil
+}
+
+// embeddedStages writes the embedded stage files of version into dir and
+// returns them; none when no copy of version is embedded.
+func embeddedStages(version, dir string) ([]string, error) {
+	root := "assets/kwok/" + version
+	if _, err := fs.Stat(assets, root); err != nil {
+		return nil, nil
+	}
+	var files []string
+	for _, d := range kwokStageDirs {
+		entries, err := fs.ReadDir(assets, root+"/"+d)
+		if err != nil || len(entries) == 0 {
+			return nil, fmt.Errorf("kwok stages: no embedded stage files in %s/%s", root, d)
+		}
+		for _, e := range entries {
+			data, err := assets.ReadFile(root + "/" + d + "/" + e.Name())
+			if err != nil {
+				return nil, fmt.Errorf("kwok stages: %w", err)
+			}
+			name := filepath.Join(dir, strings.ReplaceAll(d, "/", "-")+"-"+e.Name())
+			if err := os.WriteFile(name, data, 0o644); err != nil {
+				return nil, fmt.Errorf("kwok stages: %w", err)
+			}
+			files = append(files, name)
+		}
 	}
 	return files, nil
 }
