@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,6 +37,7 @@ type localClone struct {
 	Without    []string `enum:"kube,distribution" placeholder:"PART" env:"-" help:"Leave out a part: kube (no cluster at all), distribution (the second registry, docker-registry 2.8, which has no referrers API)."`
 	Bare       bool     `env:"-" help:"Start the components only: no key, base image, charts, repositories or stepper.yaml (what the tests' platform is)."`
 	GitLab     string   `name:"gitlab" placeholder:"URL" env:"-" help:"A GitLab whose API the merge requests go through (token in GITLAB_TOKEN): ehealth's from master into prod, gov's into main. Without it they land as commits."`
+	NoBuild    bool     `env:"-" help:"Refuse instead of building missing control-plane binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) from source."`
 	Jenkins    string   `name:"jenkins" placeholder:"URL" env:"-" help:"A Jenkins whose promotion jobs (ehealth-promote-exttest, ehealth-promote-prod) exttest and prod land through (JENKINS_USER, JENKINS_TOKEN); without it, they land as commits."`
 }
 
@@ -63,14 +65,20 @@ stepper.yaml for it, so that every verb runs against it unchanged:
   - the platform's approved base image, non-root, in that registry;
   - a fresh cosign key pair, its password in a file beside it;
   - the platform's chart in a Helm chart repository;
-  - a desired-state repository with a file per environment of the chains,
-    served over git's HTTP protocol;
+  - the platform's desired-state repositories, served over git's HTTP
+    protocol: ehealth's Helmsman files (master and prod branches), the
+    shop's Flux HelmReleases with a stand-in for Flux's image automation
+    that follows master-* tags, the government's helmfile layouts in
+    deploy-notprod and deploy-prod;
   - Kubernetes: the cluster of --kubeconfig, otherwise etcd, kube-apiserver,
     kube-controller-manager and kube-scheduler with kwok simulating the
-    nodes and pods (installed by .ci/tools.sh: make tools).
+    nodes and pods. When they are missing, up builds them from source with
+    Go first and caches them (minutes on a small machine, once; make tools
+    builds the same), saying what builds and how long its last build took.
 
-Routes that need GitLab or Jenkins land as commits; local status lists
-them. Every line the clone logs while it starts is shown. It returns once
+Routes that need GitLab or Jenkins (ehealth's promotion jobs and merge
+request, gov's merge requests) land as commits unless --gitlab and
+--jenkins name them; local status lists them. Every line the clone logs while it starts is shown. It returns once
 the clone is ready; source DIR/env to point stepper (STEPPER_CONFIG) and
 kubectl (KUBECONFIG) at it. A clone already running is left as it is.
 
@@ -78,6 +86,8 @@ Examples:
 
     stepper local up
     stepper local up ehealth --chain vendor --app patient-api --app careplan
+    stepper local up shop
+    stepper local up gov --gitlab https://gitlab.example
     stepper local up --kubeconfig ~/.kube/config
     source ~/.cache/stepper/local/env && stepper config show
 `
@@ -94,7 +104,7 @@ func (c *LocalUpCmd) Run(ctx context.Context, rt *Runtime) error {
 			return exit.Mark(exit.Usage, err)
 		}
 	}
-	if err := c.preflight(); err != nil {
+	if err := c.preflight(ctx, rt.Stderr); err != nil {
 		return err
 	}
 	self, err := os.Executable()
@@ -174,19 +184,37 @@ func (c localClone) platform() local.Options {
 	return o
 }
 
-// preflight refuses, before anything starts, a clone whose tools are
-// missing, and says what to do instead.
-func (c localClone) preflight() error {
-	var missing []string
-	for _, tool := range c.platform().Tools() {
-		if _, err := local.Tool(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
+// preflight makes sure, before anything starts, that the clone's tools
+// are there. Missing control-plane binaries (etcd, kube-*, kwok) are built
+// from source with the Go toolchain and cached, saying what builds and
+// how long its last build took; anything else missing, or the control
+// plane without Go or with --no-build, is refused with what to do instead.
+func (c localClone) preflight(ctx context.Context, progress io.Writer) error {
+	missing := c.missingTools()
 	if len(missing) == 0 {
 		return nil
 	}
+	builds, rest := local.Buildable(missing)
+	_, noGo := exec.LookPath("go")
+	if len(rest) == 0 && !c.NoBuild && noGo == nil {
+		fmt.Fprintf(progress, "the control plane lacks %s: building it from source once; later clones start at once\n", strings.Join(missing, ", "))
+		logf := func(format string, args ...any) {
+			fmt.Fprintf(progress, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+		}
+		if err := local.BuildControlPlane(ctx, builds, logf); err != nil {
+			return exit.Infraf("local up: %w", err)
+		}
+		if missing = c.missingTools(); len(missing) == 0 {
+			return nil
+		}
+	}
 	hint := "install them with make tools (.ci/tools.sh) in stepper's repository, which builds and caches them under ~/.cache/stepper"
+	switch {
+	case len(builds) > 0 && c.NoBuild:
+		hint = "local up builds the control plane itself without --no-build; or " + hint
+	case len(builds) > 0 && noGo != nil:
+		hint = "with Go on PATH local up builds the control plane itself; or " + hint
+	}
 	if !c.platform().SkipKube {
 		hint += ", or use a cluster of your own with --kubeconfig FILE, or start no cluster with --without kube"
 	}
@@ -195,6 +223,17 @@ func (c localClone) preflight() error {
 		where = filepath.Join(cache, "bin")
 	}
 	return exit.Usagef("local up: %s not found in %s or PATH: %s", strings.Join(missing, ", "), where, hint)
+}
+
+// missingTools are the clone's tools not found.
+func (c localClone) missingTools() []string {
+	var missing []string
+	for _, tool := range c.platform().Tools() {
+		if _, err := local.Tool(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	return missing
 }
 
 // LocalServeCmd is the clone's serve process.

@@ -40,8 +40,16 @@ func TestLocalUpStatusDown(t *testing.T) {
 	// the ways out.
 	bare := []string{"HOME=" + home, "PATH=/usr/bin:/bin", "STEPPER_CACHE=" + filepath.Join(home, "empty")}
 	if r := stepper(bare, "local", "up", "--dir", dir); r.code != 2 || !strings.Contains(r.stderr, "kube-apiserver") ||
-		!strings.Contains(r.stderr, "--kubeconfig") || !strings.Contains(r.stderr, "--without kube") {
-		t.Errorf("up without the control plane's tools: exit %d, want 2 naming them and the ways out\n%s", r.code, r.stderr)
+		!strings.Contains(r.stderr, "--kubeconfig") || !strings.Contains(r.stderr, "--without kube") || !strings.Contains(r.stderr, "with Go on PATH") {
+		t.Errorf("up without the control plane's tools or Go: exit %d, want 2 naming them and the ways out\n%s", r.code, r.stderr)
+	}
+	// With Go, up would build them (internal/local's TestBuildControlPlane
+	// builds two); --no-build refuses instead.
+	if goBin, err := exec.LookPath("go"); err == nil {
+		withGo := []string{"HOME=" + home, "PATH=" + filepath.Dir(goBin) + ":/usr/bin:/bin", "STEPPER_CACHE=" + filepath.Join(home, "empty")}
+		if r := stepper(withGo, "local", "up", "--no-build", "--dir", dir); r.code != 2 || !strings.Contains(r.stderr, "etcd") || !strings.Contains(r.stderr, "without --no-build") {
+			t.Errorf("up --no-build without the control plane: exit %d, want 2 naming it\n%s", r.code, r.stderr)
+		}
 	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Fatal("a refused up left a directory behind")
