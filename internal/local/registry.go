@@ -3,12 +3,13 @@ package local
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
+	"regexp"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -50,32 +51,70 @@ func StartRegistry(ctx context.Context, dir string, referrers bool) (*Registry, 
 	})
 }
 
-// startDistributionOnFreePort starts docker-registry on a port found free
-// a moment before. Another process may take that port first; then the
-// registry exits at once, and it is started again on another port.
+// startDistributionOnFreePort starts docker-registry on a port the kernel
+// picks (127.0.0.1:0) and reads the one it got from its log. A port found
+// free a moment before could be taken by another process first: the
+// registry then exited, but the readiness check still passed whenever the
+// other server answered /v2/ (another test binary's registry or fault
+// proxy does), so the platform used a server that went away with that
+// test, and every request to it was refused from then on.
 func startDistributionOnFreePort(ctx context.Context, dir, extra string, ready func(addr string) func(context.Context) error) (*Registry, error) {
-	var last error
-	for range 3 {
-		addr, err := freeAddr()
-		if err != nil {
-			return nil, fmt.Errorf("start registry: %w", err)
-		}
-		proc, err := startDistribution(dir, addr, extra)
-		if err != nil {
-			return nil, err
-		}
-		r := &Registry{Host: addr, proc: proc}
-		err = proc.waitReady(ctx, ready(addr))
-		if err == nil {
-			return r, nil
-		}
-		r.Stop()
-		last = fmt.Errorf("start registry: %w", err)
-		if !strings.Contains(tailFile(proc.logPath, 25), "address already in use") {
-			break
-		}
+	// The log is appended to across starts; only this start's lines count.
+	logPath := filepath.Join(dir, "docker-registry.log")
+	var offset int64
+	if info, err := os.Stat(logPath); err == nil {
+		offset = info.Size()
 	}
-	return nil, last
+	proc, err := startDistribution(dir, "127.0.0.1:0", extra)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := waitDistribution(ctx, proc, offset, ready)
+	if err != nil {
+		proc.Stop()
+		return nil, fmt.Errorf("start registry: %w", err)
+	}
+	return &Registry{Host: addr, proc: proc}, nil
+}
+
+// waitDistribution waits until docker-registry's log, after offset, says
+// which address it listens on and ready passes there, and returns that
+// address. Only what the registry logs once it holds the port is trusted:
+// whatever answers at an address may be another process's server.
+func waitDistribution(ctx context.Context, proc *process, offset int64, ready func(addr string) func(context.Context) error) (string, error) {
+	var addr string
+	err := proc.waitReady(ctx, func(ctx context.Context) error {
+		if addr == "" {
+			if addr = listeningOn(proc.logPath, offset); addr == "" {
+				return fmt.Errorf("docker-registry does not listen yet")
+			}
+		}
+		return ready(addr)(ctx)
+	})
+	return addr, err
+}
+
+// listenLine is the line docker-registry logs once it listens, with the
+// address it got: msg="listening on 127.0.0.1:41235".
+var listenLine = regexp.MustCompile(`msg="listening on (127\.0\.0\.1:[0-9]+)`)
+
+// listeningOn returns the address of the first listen line in the log
+// after offset, or "" when there is none yet.
+func listeningOn(logPath string, offset int64) string {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return ""
+	}
+	// The line comes before any request is served; a few lines in.
+	data, _ := io.ReadAll(io.LimitReader(f, 64<<10))
+	if m := listenLine.FindSubmatch(data); m != nil {
+		return string(m[1])
+	}
+	return ""
 }
 
 // Stop ends the registry; its data stays in its directory.
