@@ -38,11 +38,16 @@ pins=(
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 
+# The heartbeat of the tool installing now, stopped on exit. Under set -e a
+# failing kill in the trap would be the script's status: a heartbeat that
+# has already been stopped is forgotten, and the kill may fail.
 hb=""
-trap '[ -n "$hb" ] && kill "$hb" 2>/dev/null; true' EXIT
+trap 'if [ -n "$hb" ]; then kill "$hb" 2>/dev/null || true; fi' EXIT
 
 heartbeat() { # name start-epoch took
-  while sleep 30; do log "still installing $1: $(($(date +%s) - $2))s so far$3"; done
+  # Its sleep goes with it, so no orphan holds the caller's output open.
+  trap 'kill "$s" 2>/dev/null; exit 0' TERM
+  while sleep 30 & s=$!; wait "$s"; do log "still installing $1: $(($(date +%s) - $2))s so far$3"; done
 }
 
 ldflags_for() { # name version
@@ -110,6 +115,7 @@ install_one() { # name version how
       ;;
   esac
   kill "$hb" 2>/dev/null || true
+  hb=""
   touch "$dir/.done"
   echo "$((SECONDS - start))" > "$last"
   log "installed $name $version in $((SECONDS - start))s"

@@ -138,3 +138,29 @@ func TestEmbeddedKwokStages(t *testing.T) {
 		t.Errorf("another version: %v %v, want none", files, err)
 	}
 }
+
+// tools.sh exits 0 after it has built a tool. Its exit trap stops the
+// heartbeat of a build; under set -e a kill of a heartbeat already stopped
+// once failed the whole script (make test then stopped on a fresh machine
+// after every tool had installed).
+func TestToolsScriptExitsZeroAfterABuild(t *testing.T) {
+	fakeGo := t.TempDir()
+	// go install … PKG@VERSION writes a binary named after PKG into GOBIN.
+	script := "#!/bin/sh\nfor a; do last=$a; done\nname=${last%@*}; name=${name##*/}\nmkdir -p \"$GOBIN\" && printf '#!/bin/sh\\n' >\"$GOBIN/$name\" && chmod +x \"$GOBIN/$name\"\n"
+	if err := os.WriteFile(filepath.Join(fakeGo, "go"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	cmd := exec.Command("bash", filepath.Join("..", "..", ".ci", "tools.sh"), "crane")
+	cmd.Env = append(os.Environ(), "STEPPER_CACHE="+cache, "PATH="+fakeGo+":"+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tools.sh crane: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "installed crane") {
+		t.Errorf("tools.sh did not say it installed crane:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "bin", "crane")); err != nil {
+		t.Errorf("crane is not linked: %v", err)
+	}
+}
