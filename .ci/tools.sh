@@ -7,6 +7,10 @@
 #
 #   bash .ci/tools.sh            install everything that is missing
 #   bash .ci/tools.sh NAME...    install only these (see the table below)
+#
+# Two tools build at a time (STEPPER_TOOLS_JOBS), longest first, and the
+# Debian packages install beside them: a build spends much of its time
+# fetching modules and linking on one core, so two fill a small machine.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,33 +20,38 @@ mkdir -p "$bin" "$cache/tools"
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local
 
 # name            version   how
-# etcd, kube and kwok are the local control plane, which `stepper local up`
-# builds the same way when they are missing (internal/local/build.go; a test
-# holds the two in step). Their pinned modules are embedded in the binary,
-# each file suffixed .pinned to keep it out of stepper's own module.
+# In order of how long a cold build takes (kube about 13 minutes on 2
+# cores, helmfile 9, cosign 5, kwok 4, helm 4), so that the long ones start
+# first. etcd, kube and kwok are the local control plane, which `stepper
+# local up` builds the same way when they are missing
+# (internal/local/build.go; a test holds the two in step). Their pinned
+# modules are embedded in the binary, each file suffixed .pinned to keep it
+# out of stepper's own module.
 pins=(
-  "etcd            v3.6.16   pinned:internal/local/assets/controlplane/etcd"
+  "debian          bookworm  apt:docker-registry groovy openjdk-17-jre-headless buildah podman runc rsync git time libxml2-utils chromium-headless-shell"
   "kube            v1.35.4   pinned:internal/local/assets/controlplane/kube"
-  "kwok            v0.8.0    goinstall:sigs.k8s.io/kwok/cmd/kwok"
-  "cosign          v3.1.3    goinstall:github.com/sigstore/cosign/v3/cmd/cosign"
-  "helm            v4.3.2    goinstall:helm.sh/helm/v4/cmd/helm"
-  "helm3           v3.21.4   goinstall:helm.sh/helm/v3/cmd/helm"
   "helmfile        v1.8.0    gomod:testdata/tools/helmfile"
+  "cosign          v3.1.3    goinstall:github.com/sigstore/cosign/v3/cmd/cosign"
+  "kwok            v0.8.0    goinstall:sigs.k8s.io/kwok/cmd/kwok"
+  "helm            v4.3.2    goinstall:helm.sh/helm/v4/cmd/helm"
+  "etcd            v3.6.16   pinned:internal/local/assets/controlplane/etcd"
+  "helm3           v3.21.4   goinstall:helm.sh/helm/v3/cmd/helm"
+  "kube-score      v1.20.0   goinstall:github.com/zegl/kube-score/cmd/kube-score"
   "fluxcrd         v1.6.0    crdgen:testdata/tools/fluxcrd"
   "staticcheck     v0.8.2    goinstall:honnef.co/go/tools/cmd/staticcheck"
   "crane           v0.22.1   goinstall:github.com/google/go-containerregistry/cmd/crane"
-  "kube-score      v1.20.0   goinstall:github.com/zegl/kube-score/cmd/kube-score"
   "gitlab-ci-local 4.73.0    npm:gitlab-ci-local"
-  "debian          bookworm  apt:docker-registry groovy openjdk-17-jre-headless buildah podman runc rsync git time libxml2-utils chromium-headless-shell"
 )
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 
-# The heartbeat of the tool installing now, stopped on exit. Under set -e a
-# failing kill in the trap would be the script's status: a heartbeat that
-# has already been stopped is forgotten, and the kill may fail.
+# The installs running (pid -> name), each in a subshell of its own, and
+# there the heartbeat of its build. Each is stopped on exit. Under set -e a
+# failing kill in a trap would be the script's status: a heartbeat that has
+# been stopped is forgotten, and every kill may fail.
+declare -A running=()
 hb=""
-trap 'if [ -n "$hb" ]; then kill "$hb" 2>/dev/null || true; fi' EXIT
+trap 'for p in "${!running[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 
 heartbeat() { # name start-epoch took
   # Its sleep goes with it, so no orphan holds the caller's output open.
@@ -150,10 +159,50 @@ relink() { # name dir
 }
 
 want=("$@")
+jobs_max=${STEPPER_TOOLS_JOBS:-2}
+apt_pid=""
+failed=()
+
+# builds counts the builds running, the Debian install aside.
+builds() {
+  local n=0 pid
+  for pid in "${!running[@]}"; do [ "$pid" = "$apt_pid" ] || n=$((n + 1)); done
+  echo "$n"
+}
+
+# reap waits for one install to end and notes it when it failed.
+reap() {
+  local pid rc=0
+  wait -n -p pid "${!running[@]}" || rc=$?
+  [ "$rc" = 0 ] || failed+=("${running[$pid]}")
+  unset "running[$pid]"
+}
+
+# start installs one tool in the background. Its heartbeat is stopped
+# however the install ends.
+start() { # name version how
+  (
+    trap 'if [ -n "$hb" ]; then kill "$hb" 2>/dev/null || true; fi' EXIT
+    install_one "$@"
+  ) &
+  running[$!]=$1
+}
+
 for row in "${pins[@]}"; do
   read -r name version how <<<"$row"
   if [ ${#want[@]} -gt 0 ]; then
     case " ${want[*]} " in *" $name "*) ;; *) continue ;; esac
   fi
-  install_one "$name" "$version" "$how"
+  case $how in
+    apt:*) start "$name" "$version" "$how"; apt_pid=$! ;; # beside the builds, in no slot
+    *)
+      while [ "$(builds)" -ge "$jobs_max" ]; do reap; done
+      start "$name" "$version" "$how"
+      ;;
+  esac
 done
+while [ ${#running[@]} -gt 0 ]; do reap; done
+if [ ${#failed[@]} -gt 0 ]; then
+  log "failed: ${failed[*]} (what went wrong is above)"
+  exit 1
+fi

@@ -139,28 +139,58 @@ func TestEmbeddedKwokStages(t *testing.T) {
 	}
 }
 
-// tools.sh exits 0 after it has built a tool. Its exit trap stops the
-// heartbeat of a build; under set -e a kill of a heartbeat already stopped
-// once failed the whole script (make test then stopped on a fresh machine
-// after every tool had installed).
-func TestToolsScriptExitsZeroAfterABuild(t *testing.T) {
+// tools.sh exits 0 after it has built tools, two at a time, and 1 when one
+// of them failed, naming it, with the others installed. Its exit traps stop
+// the heartbeat of a build; under set -e a kill of a heartbeat already
+// stopped once failed the whole script (make test then stopped on a fresh
+// machine after every tool had installed).
+func TestToolsScriptInstallsBesideEachOther(t *testing.T) {
 	fakeGo := t.TempDir()
-	// go install … PKG@VERSION writes a binary named after PKG into GOBIN.
-	script := "#!/bin/sh\nfor a; do last=$a; done\nname=${last%@*}; name=${name##*/}\nmkdir -p \"$GOBIN\" && printf '#!/bin/sh\\n' >\"$GOBIN/$name\" && chmod +x \"$GOBIN/$name\"\n"
+	// go install … PKG@VERSION writes a binary named after PKG into GOBIN;
+	// staticcheck's build fails when FAIL_STATICCHECK is set.
+	script := `#!/bin/sh
+for a; do last=$a; done
+name=${last%@*}; name=${name##*/}
+if [ "$name" = staticcheck ] && [ -n "$FAIL_STATICCHECK" ]; then echo "staticcheck: build failed" >&2; exit 1; fi
+sleep 0.2
+mkdir -p "$GOBIN" && printf '#!/bin/sh\n' >"$GOBIN/$name" && chmod +x "$GOBIN/$name"
+`
 	if err := os.WriteFile(filepath.Join(fakeGo, "go"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cache := t.TempDir()
-	cmd := exec.Command("bash", filepath.Join("..", "..", ".ci", "tools.sh"), "crane")
-	cmd.Env = append(os.Environ(), "STEPPER_CACHE="+cache, "PATH="+fakeGo+":"+os.Getenv("PATH"))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("tools.sh crane: %v\n%s", err, out)
+	run := func(cache string, env ...string) (string, error) {
+		cmd := exec.Command("bash", filepath.Join("..", "..", ".ci", "tools.sh"), "crane", "staticcheck", "kube-score", "helm3")
+		cmd.Env = append(os.Environ(), append(env, "STEPPER_CACHE="+cache, "PATH="+fakeGo+":"+os.Getenv("PATH"))...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
 	}
-	if !strings.Contains(string(out), "installed crane") {
-		t.Errorf("tools.sh did not say it installed crane:\n%s", out)
+
+	cache := t.TempDir()
+	out, err := run(cache)
+	if err != nil {
+		t.Fatalf("tools.sh: %v\n%s", err, out)
+	}
+	for _, tool := range []string{"crane", "staticcheck", "kube-score", "helm3"} {
+		if !strings.Contains(out, "installed "+tool+" ") {
+			t.Errorf("tools.sh did not say it installed %s:\n%s", tool, out)
+		}
+		if _, err := os.Stat(filepath.Join(cache, "bin", tool)); err != nil {
+			t.Errorf("%s is not linked: %v", tool, err)
+		}
+	}
+
+	cache = t.TempDir()
+	out, err = run(cache, "FAIL_STATICCHECK=1")
+	if err == nil {
+		t.Fatalf("tools.sh exited 0 though staticcheck failed:\n%s", out)
+	}
+	if !strings.Contains(out, "failed: staticcheck") || !strings.Contains(out, "staticcheck: build failed") {
+		t.Errorf("tools.sh does not name staticcheck and why it failed:\n%s", out)
 	}
 	if _, err := os.Stat(filepath.Join(cache, "bin", "crane")); err != nil {
-		t.Errorf("crane is not linked: %v", err)
+		t.Errorf("crane, which built, is not linked: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "tools", "staticcheck@v0.8.2", ".done")); err == nil {
+		t.Error("the failed staticcheck is marked done")
 	}
 }
