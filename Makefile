@@ -24,7 +24,7 @@ build: ## the stepper binary in bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stepper
 
 demo: tools build ## the whole flow on the sample app against a local clone of the eHealth platform (CHAIN=vendor for the vendor chain; PLATFORM=shop or gov for the others)
-	$(GO) run ./internal/demo/cmd/demo -bin $(BIN) -platform $(or $(PLATFORM),ehealth) -chain $(CHAIN)
+	$(GO) run ./internal/demo/cmd/demo -bin $(BIN) -platform=$(or $(PLATFORM),ehealth) -chain=$(CHAIN)
 
 tools: ## install every pinned tool the tests and the platform need
 	bash .ci/tools.sh

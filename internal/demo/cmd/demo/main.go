@@ -20,13 +20,39 @@ import (
 	"github.com/stepper-cd/stepper/internal/demo"
 )
 
+// flags are the demo's command line.
+type flags struct {
+	bin, dir, platform, chain string
+	keep                      bool
+}
+
+// parseFlags reads the command line `make demo` writes (a test holds the
+// two together: an empty CHAIN once left -chain without its value).
+func parseFlags(args []string) (flags, error) {
+	var f flags
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.StringVar(&f.bin, "bin", "bin/stepper", "the stepper binary")
+	fs.StringVar(&f.dir, "dir", "bin/demo", "where the demo works; the status page stays there")
+	fs.StringVar(&f.platform, "platform", "ehealth", "the platform cloned: ehealth, shop (Flux, stag-*/master-* tags) or gov (helmfile, merge requests)")
+	fs.StringVar(&f.chain, "chain", "", "the eHealth chain: internal (inttest first, the default) or vendor (devenvcgi first)")
+	fs.BoolVar(&f.keep, "keep", false, "leave the local clone running at the end (its GitLab and Jenkins stop with the demo)")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("demo takes no arguments, only flags: %q", fs.Args())
+		fmt.Fprintln(fs.Output(), err)
+		return f, err
+	}
+	return f, nil
+}
+
 func main() {
-	bin := flag.String("bin", "bin/stepper", "the stepper binary")
-	dir := flag.String("dir", "bin/demo", "where the demo works; the status page stays there")
-	platform := flag.String("platform", "ehealth", "the platform cloned: ehealth, shop (Flux, stag-*/master-* tags) or gov (helmfile, merge requests)")
-	chain := flag.String("chain", "", "the eHealth chain: internal (inttest first, the default) or vendor (devenvcgi first)")
-	keep := flag.Bool("keep", false, "leave the local clone running at the end (its GitLab and Jenkins stop with the demo)")
-	flag.Parse()
+	f, err := parseFlags(os.Args[1:])
+	if err != nil {
+		os.Exit(2) // the flag set has said why
+	}
+	bin, dir, platform, chain, keep := &f.bin, &f.dir, &f.platform, &f.chain, &f.keep
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -52,7 +78,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	_, err := demo.Run(ctx, demo.Options{Bin: abs(*bin), Source: abs("."), Dir: abs(*dir), Platform: *platform, Chain: *chain, Out: os.Stdout, Keep: *keep})
+	_, err = demo.Run(ctx, demo.Options{Bin: abs(*bin), Source: abs("."), Dir: abs(*dir), Platform: *platform, Chain: *chain, Out: os.Stdout, Keep: *keep})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
