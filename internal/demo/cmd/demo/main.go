@@ -52,8 +52,6 @@ func main() {
 	if err != nil {
 		os.Exit(2) // the flag set has said why
 	}
-	bin, dir, platform, chain, keep := &f.bin, &f.dir, &f.platform, &f.chain, &f.keep
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	abs := func(p string) string {
@@ -69,16 +67,16 @@ func main() {
 		os.Exit(2)
 	}
 	// A clone an interrupted demo left running goes first.
-	_ = exec.Command(abs(*bin), "local", "down", "--dir", filepath.Join(abs(*dir), "clone")).Run()
+	_ = exec.Command(abs(f.bin), "local", "down", "--dir", filepath.Join(abs(f.dir), "clone")).Run()
 	// Only what an earlier demo made there goes: -dir may name a folder
 	// that holds other things too.
 	for _, made := range []string{"clone", "work", "status.html"} {
-		if err := os.RemoveAll(filepath.Join(abs(*dir), made)); err != nil {
+		if err := os.RemoveAll(filepath.Join(abs(f.dir), made)); err != nil {
 			fmt.Fprintln(os.Stderr, "demo:", err)
 			os.Exit(1)
 		}
 	}
-	_, err = demo.Run(ctx, demo.Options{Bin: abs(*bin), Source: abs("."), Dir: abs(*dir), Platform: *platform, Chain: *chain, Out: os.Stdout, Keep: *keep})
+	_, err = demo.Run(ctx, demo.Options{Bin: abs(f.bin), Source: abs("."), Dir: abs(f.dir), Platform: f.platform, Chain: f.chain, Out: os.Stdout, Keep: f.keep})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
