@@ -32,8 +32,15 @@ type Options struct {
 	// proxies, trust stores, SSH_AUTH_SOCK, GIT_SSH_COMMAND, GIT_ASKPASS,
 	// …); no GIT_DIR, GIT_CONFIG_* or locale of the job reaches git.
 	Environ []string
-	// Tries bounds the attempts of Update and PushBranch; default 8.
+	// Tries bounds the attempts of Update and PushBranch that fail with
+	// the remote out of reach; default 8.
 	Tries int
+	// RaceBudget bounds how long Update and PushBranch go on applying an
+	// edit again after pushes that lost a race, counted from the first
+	// attempt; default 5 minutes. A lost race is not counted against
+	// Tries: another writer's change landed, so the writers as a whole
+	// progress, and with n writers at once the last may lose n-1 races.
+	RaceBudget time.Duration
 	// Backoff is the least bound of the wait before the second attempt;
 	// the bound is at least as long as the attempt that lost took (writers
 	// collide when their attempts overlap), doubles for each further attempt
@@ -54,6 +61,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Tries <= 0 {
 		o.Tries = 8
+	}
+	if o.RaceBudget <= 0 {
+		o.RaceBudget = 5 * time.Minute
 	}
 	if o.Backoff <= 0 {
 		o.Backoff = 50 * time.Millisecond

@@ -73,7 +73,8 @@ func (m Message) text() (string, error) {
 // Update applies edit to the branch head, commits what it wrote and pushes.
 // When the push loses a race, Update fetches the newer head, resets to it
 // and calls edit again on that content, with jittered, capped exponential
-// backoff, up to Options.Tries attempts. The push is a compare-and-swap on
+// backoff, for up to Options.RaceBudget; a push that fails in transit is
+// tried again up to Options.Tries times. The push is a compare-and-swap on
 // the head edit saw (--force-with-lease=<branch>:<that head>, and the new
 // commit's parent is that head, so a push that passes is always a fast
 // forward): a change made from stale content never lands.
@@ -85,7 +86,9 @@ func (r *Repo) Update(ctx context.Context, msg Message, edit Edit) (*Result, err
 	log := logging.From(ctx).With().Str("repo", r.safeURL).Str("branch", r.branch).Logger()
 	var pending *Result // a commit whose push failed in transit, and may have landed
 	var took time.Duration
+	var lost, failed int
 	start := time.Now()
+	began := start
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			if err := retry.Sleep(ctx, r.backoff(attempt-1, took)); err != nil {
@@ -125,10 +128,9 @@ func (r *Repo) Update(ctx context.Context, msg Message, edit Edit) (*Result, err
 		if k == kindUnreachable {
 			pending = res
 		}
-		if attempt >= r.opts.Tries {
+		if err := r.budget(&lost, &failed, k, attempt, began, r.branch, err); err != nil {
 			_ = r.resetTo(ctx, base)
-			return nil, exit.Infraf("git push %s (branch %s): gave up after %d attempts, every push lost a race with another writer or failed: %w; retry the job later",
-				r.safeURL, r.branch, attempt, err)
+			return nil, err
 		}
 		log.Info().Int("attempt", attempt).Err(redactedErr(err)).Msg("git push rejected, applying the edit again on the newer head")
 	}
@@ -205,7 +207,9 @@ func (r *Repo) PushBranch(ctx context.Context, branch string, msg Message, edit 
 	}
 	sideRef := "refs/heads/" + branch
 	var took time.Duration
+	var lost, failed int
 	start := time.Now()
+	began := start
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			if err := retry.Sleep(ctx, r.backoff(attempt-1, took)); err != nil {
@@ -248,9 +252,8 @@ func (r *Repo) PushBranch(ctx context.Context, branch string, msg Message, edit 
 		if classify(err) != kindRejected || ctx.Err() != nil {
 			return nil, r.remoteError("push "+branch, err)
 		}
-		if attempt >= r.opts.Tries {
-			return nil, exit.Infraf("git push %s (branch %s): gave up after %d attempts: %w; retry the job later",
-				r.safeURL, branch, attempt, err)
+		if err := r.budget(&lost, &failed, kindRejected, attempt, began, branch, err); err != nil {
+			return nil, err
 		}
 	}
 }
@@ -303,6 +306,27 @@ func (r *Repo) resetTo(ctx context.Context, commit string) error {
 // took: drawn at random below an exponential, capped bound ("full jitter")
 // that starts at the attempt's own length, so racing writers spread out
 // instead of colliding again in step, on a fast server as on a loaded one.
+// budget counts a failed push of the given kind and says when to give up:
+// lost races (another writer's change landed) go on for Options.RaceBudget
+// from began, pushes that failed in transit for Options.Tries attempts.
+func (r *Repo) budget(lost, failed *int, k kind, attempt int, began time.Time, branch string, err error) error {
+	if k == kindRejected {
+		*lost++
+		if spent := time.Since(began); spent >= r.opts.RaceBudget {
+			return exit.Infraf("git push %s (branch %s): gave up after %d attempts in %s: %d pushes lost a race with another writer, whose change landed first: %w; "+
+				"retry the job when fewer jobs write the branch at once",
+				r.safeURL, branch, attempt, spent.Round(time.Second), *lost, err)
+		}
+		return nil
+	}
+	*failed++
+	if *failed >= r.opts.Tries {
+		return exit.Infraf("git push %s (branch %s): gave up after %d attempts, %d of them failed in transit: %w; retry the job later",
+			r.safeURL, branch, attempt, *failed, err)
+	}
+	return nil
+}
+
 func (r *Repo) backoff(n int, took time.Duration) time.Duration {
 	d := r.opts.MaxBackoff
 	if n < 20 {
