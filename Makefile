@@ -61,10 +61,23 @@ FUZZ_TARGETS := \
 FUZZTIME_SHORT ?= 3000x
 FUZZTIME       ?= 60s
 
+# Each package's test binary is built once, instrumented for fuzzing, and
+# runs each of its targets from the package directory (where testdata/fuzz
+# is) with go test's fuzz cache; a failing or missing target stops the run.
 define run-fuzz
-	for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $${t#*:} in $${t%%:*} for $(1)"; \
-		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(1) -fuzzminimizetime 200x "$${t%%:*}"; \
+	bin=$$(mktemp -d) && trap 'rm -rf "$$bin"' EXIT && \
+	for p in $(sort $(foreach t,$(FUZZ_TARGETS),$(firstword $(subst :, ,$(t))))); do \
+		targets=$$(for t in $(FUZZ_TARGETS); do [ "$${t%%:*}" != "$$p" ] || echo "$${t#*:}"; done); \
+		first=$$(echo "$$targets" | head -n 1); \
+		$(GO) test -c -fuzz "^$$first\$$" -o "$$bin/fuzz.test" "$$p" || exit 1; \
+		cache="$$($(GO) env GOCACHE)/fuzz/$$($(GO) list "$$p")"; \
+		for t in $$targets; do \
+			echo "fuzz $$t in $$p for $(1)"; \
+			[ "$$("$$bin/fuzz.test" -test.list "^$$t\$$")" = "$$t" ] || \
+				{ echo "$$p has no fuzz test $$t: correct FUZZ_TARGETS in the Makefile"; exit 1; }; \
+			(cd "$$p" && "$$bin/fuzz.test" -test.run '^$$' -test.fuzz "^$$t\$$" -test.fuzztime $(1) \
+				-test.fuzzminimizetime 200x -test.fuzzcachedir "$$cache") || exit 1; \
+		done; \
 	done
 endef
 
