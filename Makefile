@@ -15,6 +15,12 @@ TEST_TIMEOUT ?= 40m
 
 export PATH := $(TOOLS_BIN):$(PATH)
 export GOTOOLCHAIN := local
+# stepper is built static, without cgo. kustomize's plugin loader (through
+# kyaml) imports Go's plugin package, which with cgo forces the external
+# linker and a dynamically linked binary: 147 MB against 110, linking twice
+# as slow, 94 MiB peak at start against 56, and tied to the build machine's
+# libc. The tests' builds (and their go build of stepper) follow it.
+export CGO_ENABLED ?= 0
 # Debian's Groovy 2.4 (the Jenkins pipeline line) runs on Debian's OpenJDK 17.
 export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 
