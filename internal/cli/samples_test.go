@@ -4,13 +4,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -468,24 +465,6 @@ func (s *sample) dockerConfig(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-// unusedServer is an address for a system the flow must not call: any
-// request fails the test.
-func (s *sample) unusedServer(t *testing.T, what string) string {
-	t.Helper()
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		http.Error(w, "not expected", http.StatusTeapot)
-	}))
-	t.Cleanup(func() {
-		srv.Close()
-		if n := calls.Load(); n > 0 {
-			t.Errorf("%s was called %d times", what, n)
-		}
-	})
-	return srv.URL
 }
 
 // stepper runs the binary with the sample's environment and nothing else.
