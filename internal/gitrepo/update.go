@@ -86,9 +86,8 @@ func (r *Repo) Update(ctx context.Context, msg Message, edit Edit) (*Result, err
 	log := logging.From(ctx).With().Str("repo", r.safeURL).Str("branch", r.branch).Logger()
 	var pending *Result // a commit whose push failed in transit, and may have landed
 	var took time.Duration
-	var lost, failed int
 	start := time.Now()
-	began := start
+	tries := pushTries{r: r, began: start}
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			if err := retry.Sleep(ctx, r.backoff(attempt-1, took)); err != nil {
@@ -128,7 +127,7 @@ func (r *Repo) Update(ctx context.Context, msg Message, edit Edit) (*Result, err
 		if k == kindUnreachable {
 			pending = res
 		}
-		if err := r.budget(&lost, &failed, k, attempt, began, r.branch, err); err != nil {
+		if err := tries.giveUp(k, attempt, r.branch, err); err != nil {
 			_ = r.resetTo(ctx, base)
 			return nil, err
 		}
@@ -207,9 +206,8 @@ func (r *Repo) PushBranch(ctx context.Context, branch string, msg Message, edit 
 	}
 	sideRef := "refs/heads/" + branch
 	var took time.Duration
-	var lost, failed int
 	start := time.Now()
-	began := start
+	tries := pushTries{r: r, began: start}
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			if err := retry.Sleep(ctx, r.backoff(attempt-1, took)); err != nil {
@@ -252,7 +250,7 @@ func (r *Repo) PushBranch(ctx context.Context, branch string, msg Message, edit 
 		if classify(err) != kindRejected || ctx.Err() != nil {
 			return nil, r.remoteError("push "+branch, err)
 		}
-		if err := r.budget(&lost, &failed, kindRejected, attempt, began, branch, err); err != nil {
+		if err := tries.giveUp(kindRejected, attempt, branch, err); err != nil {
 			return nil, err
 		}
 	}
@@ -306,27 +304,6 @@ func (r *Repo) resetTo(ctx context.Context, commit string) error {
 // took: drawn at random below an exponential, capped bound ("full jitter")
 // that starts at the attempt's own length, so racing writers spread out
 // instead of colliding again in step, on a fast server as on a loaded one.
-// budget counts a failed push of the given kind and says when to give up:
-// lost races (another writer's change landed) go on for Options.RaceBudget
-// from began, pushes that failed in transit for Options.Tries attempts.
-func (r *Repo) budget(lost, failed *int, k kind, attempt int, began time.Time, branch string, err error) error {
-	if k == kindRejected {
-		*lost++
-		if spent := time.Since(began); spent >= r.opts.RaceBudget {
-			return exit.Infraf("git push %s (branch %s): gave up after %d attempts in %s: %d pushes lost a race with another writer, whose change landed first: %w; "+
-				"retry the job when fewer jobs write the branch at once",
-				r.safeURL, branch, attempt, spent.Round(time.Second), *lost, err)
-		}
-		return nil
-	}
-	*failed++
-	if *failed >= r.opts.Tries {
-		return exit.Infraf("git push %s (branch %s): gave up after %d attempts, %d of them failed in transit: %w; retry the job later",
-			r.safeURL, branch, attempt, *failed, err)
-	}
-	return nil
-}
-
 func (r *Repo) backoff(n int, took time.Duration) time.Duration {
 	d := r.opts.MaxBackoff
 	if n < 20 {
@@ -337,3 +314,30 @@ func (r *Repo) backoff(n int, took time.Duration) time.Duration {
 
 // redactedErr is err with credentials removed, for logs.
 func redactedErr(err error) error { return fmt.Errorf("%s", redact(err.Error())) }
+
+// pushTries counts an edit's failed pushes and says when to give up: lost
+// races (another writer's change landed) go on for Options.RaceBudget from
+// began, pushes that failed in transit for Options.Tries attempts.
+type pushTries struct {
+	r            *Repo
+	began        time.Time
+	lost, failed int
+}
+
+func (t *pushTries) giveUp(k kind, attempt int, branch string, err error) error {
+	if k == kindRejected {
+		t.lost++
+		if spent := time.Since(t.began); spent >= t.r.opts.RaceBudget {
+			return exit.Infraf("git push %s (branch %s): gave up after %d attempts in %s: %d pushes lost a race with another writer, whose change landed first: %w; "+
+				"retry the job when fewer jobs write the branch at once",
+				t.r.safeURL, branch, attempt, spent.Round(time.Second), t.lost, err)
+		}
+		return nil
+	}
+	t.failed++
+	if t.failed >= t.r.opts.Tries {
+		return exit.Infraf("git push %s (branch %s): gave up after %d attempts, %d of them failed in transit: %w; retry the job later",
+			t.r.safeURL, branch, attempt, t.failed, err)
+	}
+	return nil
+}
