@@ -150,8 +150,21 @@ func (e *Engine) start(ctx context.Context, o Options) (*container, error) {
 	args := []string{"run", "--detach", "--name", c.name, "--label", label, "--pull", "never",
 		"--publish", "127.0.0.1::" + port, "--env", "PORT=" + port}
 	args = append(append(args, e.ExtraRunArgs...), o.Image)
-	_, err := e.run(ctx, args...)
+	if e.beforeRun != nil {
+		e.beforeRun(c.name)
+	}
+	// run is never interrupted, only bounded by callTimeout: podman killed
+	// after it has set up the container's network but before it has
+	// recorded it leaves the port forward (an iptables DNAT rule for
+	// 127.0.0.1:<host port>) behind when the container is removed, and
+	// that rule then takes every later connection to the port, whoever
+	// listens on it. A cancelled check waits for run, then removes the
+	// container.
+	_, err := e.run(context.WithoutCancel(ctx), args...)
 	c.started = time.Now()
+	if ctx.Err() != nil {
+		return c, ctx.Err()
+	}
 	var engErr *engineError
 	switch {
 	case errors.As(err, &engErr) && (engErr.code == 126 || engErr.code == 127):

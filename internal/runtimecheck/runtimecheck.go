@@ -51,6 +51,10 @@ type Engine struct {
 	ExtraRunArgs []string
 	// Environ is the engine's environment; nil means os.Environ().
 	Environ []string
+
+	// beforeRun, when set, is told each container's name just before the
+	// engine is asked to run it (tests use it to cancel mid-run).
+	beforeRun func(name string)
 }
 
 // Options say what to run and what the platform demands of it.

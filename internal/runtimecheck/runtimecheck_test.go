@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -177,13 +179,31 @@ func podmanEngine(t *testing.T) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
+	root := t.TempDir()
 	e := &Engine{
 		Path: podman,
 		Kind: Podman,
-		StorageArgs: []string{"--root", t.TempDir(), "--runroot", runroot, "--storage-driver", "vfs",
+		StorageArgs: []string{"--root", root, "--runroot", runroot, "--storage-driver", "vfs",
 			"--cgroup-manager", "cgroupfs", "--runtime", "runc"},
 		ExtraRunArgs: []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"},
 	}
+	var mu sync.Mutex
+	var names []string
+	e.beforeRun = func(name string) {
+		mu.Lock()
+		defer mu.Unlock()
+		names = append(names, name)
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		checkNoPortForwards(t, e, names)
+		// A killed `podman run` also left the container's conmon running,
+		// unknown to `podman ps`.
+		for _, proc := range processesMentioning(root) {
+			t.Errorf("process left behind: %s", proc)
+		}
+	})
 	t.Cleanup(func() {
 		out, err := e.run(context.Background(), "ps", "--all", "--quiet")
 		if err != nil {
@@ -195,6 +215,99 @@ func podmanEngine(t *testing.T) *Engine {
 		os.RemoveAll(runroot)
 	})
 	return e
+}
+
+// processesMentioning lists the live processes whose command line contains
+// s, as "pid: command line".
+func processesMentioning(s string) []string {
+	var found []string
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(s)) {
+			continue
+		}
+		found = append(found, d.Name()+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+	}
+	return found
+}
+
+// checkNoPortForwards fails the test when a container it ran, now removed,
+// left rules in iptables' nat table (CNI's portmap and bridge plugins tag
+// them with the container's ID), and removes them: a leaked DNAT rule for
+// 127.0.0.1:<port> breaks whatever listens on that port later, in any test.
+// It needs root and iptables, as rootful podman does; without them it says
+// so and checks nothing.
+func checkNoPortForwards(t *testing.T, e *Engine, names []string) {
+	t.Helper()
+	iptables, err := exec.LookPath("iptables")
+	if err != nil || os.Geteuid() != 0 {
+		t.Log("not checked for port forwards left behind: needs root and iptables")
+		return
+	}
+	out, err := exec.Command(iptables, "-t", "nat", "-S").CombinedOutput()
+	if err != nil {
+		t.Logf("not checked for port forwards left behind: iptables -t nat -S: %v: %s", err, out)
+		return
+	}
+	for _, name := range names {
+		ids, err := e.run(context.Background(), "events", "--stream=false", "--since", "1h",
+			"--filter", "container="+name, "--filter", "event=create", "--format", "{{.ID}}")
+		if err != nil {
+			t.Errorf("podman events for %s: %v", name, err)
+			continue
+		}
+		for id := range strings.FieldsSeq(ids) {
+			var leaked []string
+			for line := range strings.Lines(string(out)) {
+				if strings.Contains(line, id) {
+					leaked = append(leaked, strings.TrimSpace(line))
+				}
+			}
+			if len(leaked) > 0 {
+				t.Errorf("container %s (%.12s) was removed but left %d nat rules behind:\n%s",
+					name, id, len(leaked), strings.Join(leaked, "\n"))
+				removeNatRules(t, iptables, leaked)
+			}
+		}
+	}
+}
+
+// removeNatRules deletes `iptables -S` rules and then flushes and deletes
+// the container's own chains they belong to or jump to (CNI-<hash> and
+// CNI-DN-<hash>, not the shared CNI-HOSTPORT-*).
+func removeNatRules(t *testing.T, iptables string, rules []string) {
+	chains := map[string]bool{}
+	own := func(chain string) {
+		if strings.HasPrefix(chain, "CNI-") && !strings.HasPrefix(chain, "CNI-HOSTPORT-") {
+			chains[chain] = true
+		}
+	}
+	for _, rule := range rules {
+		fields := strings.Fields(rule)
+		if len(fields) < 2 || fields[0] != "-A" {
+			continue
+		}
+		own(fields[1])
+		if i := slices.Index(fields, "-j"); i > 0 && i+1 < len(fields) {
+			own(fields[i+1])
+		}
+		// iptables -S quotes its output for a shell to read back.
+		del := iptables + " -t nat -D " + strings.TrimPrefix(rule, "-A ")
+		if out, err := exec.Command("sh", "-c", del).CombinedOutput(); err != nil {
+			t.Logf("remove the leaked rule: %s: %v: %s", del, err, out)
+		}
+	}
+	for chain := range chains {
+		for _, op := range []string{"-F", "-X"} {
+			if out, err := exec.Command(iptables, "-t", "nat", op, chain).CombinedOutput(); err != nil {
+				t.Logf("iptables -t nat %s %s: %v: %s", op, chain, err, out)
+			}
+		}
+	}
 }
 
 func TestCheckWithPodman(t *testing.T) {
@@ -294,23 +407,71 @@ func TestCheckPullFailureIsInfra(t *testing.T) {
 	}
 }
 
-// A cancelled check stops at once and still removes its container;
-// podmanEngine's cleanup fails the test otherwise.
+// A cancelled check stops at once and still removes its container and its
+// port forwarding, whether the cancel comes while the engine starts the
+// container or while the check waits for it; podmanEngine's cleanup fails
+// the test otherwise. A `podman run` killed between creating the container
+// and starting it left its iptables DNAT rule for 127.0.0.1:<host port>
+// behind, and that rule later swallowed a kube-apiserver's connections to
+// an etcd that the kernel had given the same port.
 func TestCheckCancelledLeavesNothing(t *testing.T) {
 	t.Parallel()
-	e := podmanEngine(t)
-	image := pushTestImage(t, "cancelled", func(c *v1.Config) {})
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	time.AfterFunc(3*time.Second, cancel)
-	start := time.Now()
-	_, err := e.Check(ctx, Options{Image: image, Insecure: true, HealthPath: "/never", StartTimeout: time.Minute})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v, want context.Canceled", err)
+	for _, tt := range []struct {
+		name   string
+		cancel func(cidfile string, cancel context.CancelFunc)
+	}{
+		{"while the engine starts it", cancelOnPortForward},
+		{"while the check waits for it", func(_ string, cancel context.CancelFunc) {
+			time.AfterFunc(3*time.Second, cancel)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := podmanEngine(t)
+			cidfile := filepath.Join(t.TempDir(), "cid")
+			e.ExtraRunArgs = append(e.ExtraRunArgs, "--cidfile", cidfile)
+			image := pushTestImage(t, "cancelled", func(c *v1.Config) {})
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			record := e.beforeRun
+			e.beforeRun = func(name string) {
+				record(name)
+				go tt.cancel(cidfile, cancel)
+			}
+			start := time.Now()
+			_, err := e.Check(ctx, Options{Image: image, Insecure: true, HealthPath: "/never", StartTimeout: time.Minute})
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v, want context.Canceled", err)
+			}
+			t.Logf("cancelled check returned after %s", time.Since(start).Round(time.Millisecond))
+			if took := time.Since(start); took > 20*time.Second {
+				t.Errorf("cancelled check took %s", took)
+			}
+		})
 	}
-	t.Logf("cancelled check returned after %s", time.Since(start).Round(time.Millisecond))
-	if took := time.Since(start); took > 20*time.Second {
-		t.Errorf("cancelled check took %s", took)
+}
+
+// cancelOnPortForward cancels as soon as the container's port forward is in
+// iptables, which podman sets up before it starts the container's process:
+// the moment a killed `podman run` used to leave the rule behind. The
+// container's ID comes from the engine's --cidfile (`inspect` would wait
+// for run's lock). Without root and iptables it cancels after half a second,
+// about then.
+func cancelOnPortForward(cidfile string, cancel context.CancelFunc) {
+	defer cancel()
+	iptables, err := exec.LookPath("iptables")
+	if err != nil || os.Geteuid() != 0 {
+		time.Sleep(500 * time.Millisecond)
+		return
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		id, _ := os.ReadFile(cidfile)
+		if len(id) == 0 {
+			continue
+		}
+		if rules, _ := exec.Command(iptables, "-t", "nat", "-S").Output(); bytes.Contains(rules, id) {
+			return
+		}
 	}
 }
 
