@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -141,6 +142,11 @@ func (k *Kube) boot(ctx context.Context) error {
 	}
 	k.say("kube: etcd and kube-apiserver started")
 	if err := waitUntil(ctx, httpOK(k.readyzClient(), k.Server+"/readyz"), apiserver, etcd); err != nil {
+		// The API server's log only says that etcd did not answer; why is
+		// in etcd's.
+		if !strings.Contains(err.Error(), etcd.logPath) {
+			err = fmt.Errorf("%w\n--- last lines of %s ---\n%s", err, etcd.logPath, tailFile(etcd.logPath, 10))
+		}
 		return err
 	}
 	k.say("kube: the API server is ready at %s", k.Server)

@@ -140,21 +140,46 @@ func tailFile(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// freePorts returns n distinct TCP ports on 127.0.0.1 that were free a
-// moment ago. The child that binds one later may, rarely, lose a race for it
-// to another process.
+// freePorts returns n distinct ports on 127.0.0.1 that are free and that
+// really reach their listener. A port can be free and still unusable: a
+// container engine's leftover port forward (an iptables DNAT rule for
+// 127.0.0.1:<port>) sends every connection to it elsewhere, which a
+// component on that port shows only as "connection refused" from its
+// clients, seconds later. Such ports are skipped.
 func freePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
-	for range n {
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == n+20 {
+			return nil, fmt.Errorf("find a free port: %d ports on 127.0.0.1 did not reach their own listener; look for port forwards left behind (iptables -t nat -S)", tries-len(ports))
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("find a free port: %w", err)
 		}
 		// Held open until all are chosen, so the kernel cannot hand one out twice.
 		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		if reachesListener(l.(*net.TCPListener)) {
+			ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		}
 	}
 	return ports, nil
+}
+
+// reachesListener reports whether a connection to l's address arrives at l.
+func reachesListener(l *net.TCPListener) bool {
+	conn, err := net.DialTimeout("tcp", l.Addr().String(), time.Second)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = l.SetDeadline(time.Now().Add(time.Second))
+	accepted, err := l.Accept()
+	if err != nil {
+		return false
+	}
+	defer accepted.Close()
+	// The connection accepted is the one dialled, not another client's.
+	return accepted.RemoteAddr().String() == conn.LocalAddr().String()
 }
 
 // httpOK is a readiness check: GET url answers 200 OK.
