@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -311,6 +312,68 @@ func TestUpdateGivesUpAfterRaceBudget(t *testing.T) {
 	}
 	if got := read(t, repo, "counter"); got != strconv.Itoa(calls) {
 		t.Errorf("counter = %q: the losing writer overwrote the winner", got)
+	}
+}
+
+// A push the server applied but whose answer was lost counts as landed
+// once the next fetch shows its commit at the head: the edit (here an
+// increment, which must not run twice) is not applied again on top of its
+// own result, and the update is not reported as failed. git's transport
+// (curl) sends a push again, once, when a reused connection dies without an
+// answer; that copy finds the first at the head and is refused as a lost
+// race, which must not count as one either.
+func TestUpdatePushAppliedButAnswerLost(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		lost int32 // answers to receive-pack POSTs lost, from the first
+	}{
+		{"git sends it again and is refused", 1},
+		{"every answer lost", 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			repo := newRepo(t, map[string]string{"counter": "1"})
+			server, err := url.Parse(repo.HTTPURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pushes atomic.Int32
+			proxy, err := testenv.StartFaultProxy(server.Host, testenv.FaultOptions{Rate: 1, Faults: []testenv.Fault{testenv.FaultLostAnswer},
+				Only: func(r *http.Request) bool {
+					return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-receive-pack") && pushes.Add(1) <= tt.lost
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer proxy.Stop()
+			server.Host = proxy.Host
+			r := open(t, server.String(), t.TempDir(), gitrepo.Options{Backoff: time.Millisecond})
+			before := countCommits(t, repo)
+			edits := 0
+			res, err := r.Update(t.Context(), gitrepo.Message{Subject: "increment"}, func(dir string) (bool, error) {
+				edits++
+				data, err := os.ReadFile(filepath.Join(dir, "counter"))
+				if err != nil {
+					return false, err
+				}
+				n, _ := strconv.Atoi(string(data))
+				return true, os.WriteFile(filepath.Join(dir, "counter"), []byte(strconv.Itoa(n+1)), 0o644)
+			})
+			if err != nil {
+				t.Fatalf("update whose push landed unanswered: %v", err)
+			}
+			if got := proxy.Stats().Injected[testenv.FaultLostAnswer]; got != int(tt.lost) {
+				t.Fatalf("%d answers lost, want %d: the test did not exercise what it names", got, tt.lost)
+			}
+			if res.NoOp || res.Commit != rev(t, repo, "master") {
+				t.Errorf("result %+v, want the landed commit %s", res, rev(t, repo, "master"))
+			}
+			if got := read(t, repo, "counter"); got != "2" || edits != 1 {
+				t.Errorf("counter = %q after %d edits (%d pushes), want 2 after one edit", got, edits, pushes.Load())
+			}
+			if got := countCommits(t, repo); got != before+1 {
+				t.Errorf("%d new commits, want 1", got-before)
+			}
+		})
 	}
 }
 

@@ -84,7 +84,7 @@ func (r *Repo) Update(ctx context.Context, msg Message, edit Edit) (*Result, err
 		return nil, err
 	}
 	log := logging.From(ctx).With().Str("repo", r.safeURL).Str("branch", r.branch).Logger()
-	var pending *Result // a commit whose push failed in transit, and may have landed
+	var pending *Result // a commit whose push failed, and may have landed all the same
 	var took time.Duration
 	start := time.Now()
 	tries := pushTries{r: r, began: start}
@@ -124,9 +124,13 @@ func (r *Repo) Update(ctx context.Context, msg Message, edit Edit) (*Result, err
 			_ = r.resetTo(ctx, base)
 			return nil, r.remoteError("push", err)
 		}
-		if k == kindUnreachable {
-			pending = res
-		}
+		// Either way the push may have landed: an answer lost in transit
+		// leaves it unknown, and a transport that sends the push again
+		// (curl does, once, on a reused connection that died) finds its own
+		// first copy at the head and reports a lost race. The next fetch
+		// tells: the commit's ID is its content, parent and time, so only
+		// this push can have put it at the head.
+		pending = res
 		if err := tries.giveUp(k, attempt, r.branch, err); err != nil {
 			_ = r.resetTo(ctx, base)
 			return nil, err

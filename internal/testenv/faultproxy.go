@@ -23,6 +23,10 @@ const (
 	FaultStatus429
 	// FaultReset resets the TCP connection without an answer.
 	FaultReset
+	// FaultLostAnswer lets the request through, so the server acts on it
+	// (a push lands), then resets the connection instead of answering:
+	// the client cannot tell whether it took effect.
+	FaultLostAnswer
 )
 
 func (f Fault) String() string {
@@ -33,6 +37,8 @@ func (f Fault) String() string {
 		return "429"
 	case FaultReset:
 		return "reset"
+	case FaultLostAnswer:
+		return "lost answer"
 	}
 	return fmt.Sprintf("fault(%d)", int(f))
 }
@@ -45,7 +51,8 @@ type FaultOptions struct {
 	// arrive gets the same fate in every run with the same seed. (Which
 	// request arrives n-th still depends on the client's concurrency.)
 	Seed uint64
-	// Faults are the kinds to choose from, evenly; empty means all.
+	// Faults are the kinds to choose from, evenly; empty means those that
+	// never reach the server (500, 429 and reset).
 	Faults []Fault
 	// Only, when set, limits faults to the requests it accepts; the others
 	// pass untouched and draw nothing.
@@ -117,6 +124,9 @@ func (p *FaultProxy) handler(next http.Handler) http.Handler {
 			http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"injected fault"}]}`, http.StatusTooManyRequests)
 		case FaultReset:
 			reset(w)
+		case FaultLostAnswer:
+			next.ServeHTTP(&discard{header: http.Header{}}, r)
+			reset(w)
 		default:
 			next.ServeHTTP(w, r)
 		}
@@ -153,6 +163,13 @@ func reset(w http.ResponseWriter) {
 	}
 	_ = conn.Close()
 }
+
+// discard is a ResponseWriter that throws the answer away.
+type discard struct{ header http.Header }
+
+func (d *discard) Header() http.Header         { return d.header }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(int)             {}
 
 // FaultStats count what a FaultProxy has done.
 type FaultStats struct {
