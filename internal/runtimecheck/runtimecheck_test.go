@@ -199,8 +199,14 @@ func podmanEngine(t *testing.T) *Engine {
 		defer mu.Unlock()
 		checkNoPortForwards(t, e, names)
 		// A killed `podman run` also left the container's conmon running,
-		// unknown to `podman ps`.
-		for _, proc := range processesMentioning(root) {
+		// unknown to `podman ps`. A container's exit command (`podman
+		// container cleanup`) may still be finishing, so give it a moment.
+		procs := processesMentioning(root)
+		for deadline := time.Now().Add(10 * time.Second); len(procs) > 0 && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+			procs = processesMentioning(root)
+		}
+		for _, proc := range procs {
 			t.Errorf("process left behind: %s", proc)
 		}
 	})
