@@ -315,38 +315,55 @@ func TestUpdateGivesUpAfterRaceBudget(t *testing.T) {
 	}
 }
 
+// lostAnswerCases are the ways a push's answer gets lost: the server
+// applied the push, then the connection was reset. git's transport (curl)
+// sends a request again, once, when a reused connection dies without an
+// answer; that copy finds the first at the head and is refused as a lost
+// race, which must not count as one.
+var lostAnswerCases = []struct {
+	name string
+	lost int32 // answers to receive-pack POSTs lost, from the first
+}{
+	{"git sends it again and is refused", 1},
+	{"every answer lost", 2},
+}
+
+// lossyRemote is repo's URL through a proxy that loses the answers to the
+// first lost pushes; it returns the URL and the proxy.
+func lossyRemote(t *testing.T, repo *testenv.Repo, lost int32) (string, *testenv.FaultProxy) {
+	t.Helper()
+	server, err := url.Parse(repo.HTTPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pushes atomic.Int32
+	proxy, err := testenv.StartFaultProxy(server.Host, testenv.FaultOptions{Rate: 1, Faults: []testenv.Fault{testenv.FaultLostAnswer},
+		Only: func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-receive-pack") && pushes.Add(1) <= lost
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Stop)
+	t.Cleanup(func() {
+		if got := proxy.Stats().Injected[testenv.FaultLostAnswer]; got != int(lost) && !t.Failed() {
+			t.Errorf("%d answers lost, want %d: the test did not exercise what it names", got, lost)
+		}
+	})
+	server.Host = proxy.Host
+	return server.String(), proxy
+}
+
 // A push the server applied but whose answer was lost counts as landed
 // once the next fetch shows its commit at the head: the edit (here an
 // increment, which must not run twice) is not applied again on top of its
-// own result, and the update is not reported as failed. git's transport
-// (curl) sends a push again, once, when a reused connection dies without an
-// answer; that copy finds the first at the head and is refused as a lost
-// race, which must not count as one either.
+// own result, and the update is not reported as failed.
 func TestUpdatePushAppliedButAnswerLost(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		lost int32 // answers to receive-pack POSTs lost, from the first
-	}{
-		{"git sends it again and is refused", 1},
-		{"every answer lost", 2},
-	} {
+	for _, tt := range lostAnswerCases {
 		t.Run(tt.name, func(t *testing.T) {
 			repo := newRepo(t, map[string]string{"counter": "1"})
-			server, err := url.Parse(repo.HTTPURL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var pushes atomic.Int32
-			proxy, err := testenv.StartFaultProxy(server.Host, testenv.FaultOptions{Rate: 1, Faults: []testenv.Fault{testenv.FaultLostAnswer},
-				Only: func(r *http.Request) bool {
-					return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-receive-pack") && pushes.Add(1) <= tt.lost
-				}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer proxy.Stop()
-			server.Host = proxy.Host
-			r := open(t, server.String(), t.TempDir(), gitrepo.Options{Backoff: time.Millisecond})
+			remote, _ := lossyRemote(t, repo, tt.lost)
+			r := open(t, remote, t.TempDir(), gitrepo.Options{Backoff: time.Millisecond})
 			before := countCommits(t, repo)
 			edits := 0
 			res, err := r.Update(t.Context(), gitrepo.Message{Subject: "increment"}, func(dir string) (bool, error) {
@@ -361,17 +378,38 @@ func TestUpdatePushAppliedButAnswerLost(t *testing.T) {
 			if err != nil {
 				t.Fatalf("update whose push landed unanswered: %v", err)
 			}
-			if got := proxy.Stats().Injected[testenv.FaultLostAnswer]; got != int(tt.lost) {
-				t.Fatalf("%d answers lost, want %d: the test did not exercise what it names", got, tt.lost)
-			}
 			if res.NoOp || res.Commit != rev(t, repo, "master") {
 				t.Errorf("result %+v, want the landed commit %s", res, rev(t, repo, "master"))
 			}
 			if got := read(t, repo, "counter"); got != "2" || edits != 1 {
-				t.Errorf("counter = %q after %d edits (%d pushes), want 2 after one edit", got, edits, pushes.Load())
+				t.Errorf("counter = %q after %d edits, want 2 after one", got, edits)
 			}
 			if got := countCommits(t, repo); got != before+1 {
 				t.Errorf("%d new commits, want 1", got-before)
+			}
+		})
+	}
+}
+
+// The same for a merge request's side branch: the push that landed is the
+// result, not a failure, nor a no-op as if another run had proposed it.
+func TestPushBranchAnswerLost(t *testing.T) {
+	for _, tt := range lostAnswerCases {
+		t.Run(tt.name, func(t *testing.T) {
+			repo := newRepo(t, map[string]string{"envs/prod/api.yaml": "version: v1\n"})
+			remote, _ := lossyRemote(t, repo, tt.lost)
+			r := open(t, remote, t.TempDir(), gitrepo.Options{Backoff: time.Millisecond})
+			master := rev(t, repo, "master")
+			res, err := r.PushBranch(t.Context(), "stepper/prod-api", gitrepo.Message{Subject: "promote api v2 to prod"},
+				setFile("envs/prod/api.yaml", "version: v2\n"))
+			if err != nil {
+				t.Fatalf("side branch push that landed unanswered: %v", err)
+			}
+			if res.NoOp || res.Commit != rev(t, repo, "stepper/prod-api") || rev(t, repo, "stepper/prod-api~1") != master {
+				t.Errorf("result %+v: side branch %s, want one new commit on master %s", res, rev(t, repo, "stepper/prod-api"), master)
+			}
+			if got := rev(t, repo, "master"); got != master {
+				t.Errorf("target branch moved to %s", got)
 			}
 		})
 	}

@@ -199,7 +199,10 @@ func (r *Repo) Diff(ctx context.Context, edit Edit) (string, error) {
 // read, so a concurrent update of the side branch is never lost silently;
 // the target branch is never written. When the side branch already holds
 // the same change on the same head, nothing is pushed and the result is a
-// no-op naming that commit. The working tree returns to the target head.
+// no-op naming that commit. A push refused by the lease, or failed in
+// transit, is tried again within Update's limits; when the side branch then
+// holds the very commit that was pushed, that push landed and is the
+// result. The working tree returns to the target head.
 func (r *Repo) PushBranch(ctx context.Context, branch string, msg Message, edit Edit) (*Result, error) {
 	if !validBranch(branch) || branch == r.branch {
 		return nil, exit.Usagef("git %s: side branch %q: want a valid branch name other than the target %s", r.safeURL, branch, r.branch)
@@ -209,6 +212,7 @@ func (r *Repo) PushBranch(ctx context.Context, branch string, msg Message, edit 
 		return nil, err
 	}
 	sideRef := "refs/heads/" + branch
+	var pending *Result // a commit whose push failed, and may have landed all the same (see Update)
 	var took time.Duration
 	start := time.Now()
 	tries := pushTries{r: r, began: start}
@@ -227,6 +231,10 @@ func (r *Repo) PushBranch(ctx context.Context, branch string, msg Message, edit 
 		if err != nil {
 			return nil, err
 		}
+		if pending != nil && side == pending.Commit {
+			return pending, nil
+		}
+		pending = nil
 		res, err := r.commit(ctx, text, edit)
 		if err != nil || res.NoOp {
 			if res != nil {
@@ -251,10 +259,12 @@ func (r *Repo) PushBranch(ctx context.Context, branch string, msg Message, edit 
 		if err == nil {
 			return res, nil
 		}
-		if classify(err) != kindRejected || ctx.Err() != nil {
+		k := classify(err)
+		if k != kindRejected && k != kindUnreachable || ctx.Err() != nil {
 			return nil, r.remoteError("push "+branch, err)
 		}
-		if err := tries.giveUp(kindRejected, attempt, branch, err); err != nil {
+		pending = res
+		if err := tries.giveUp(k, attempt, branch, err); err != nil {
 			return nil, err
 		}
 	}
