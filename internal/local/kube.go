@@ -145,7 +145,7 @@ func (k *Kube) boot(ctx context.Context) error {
 		// The API server's log only says that etcd did not answer; why is
 		// in etcd's.
 		if !strings.Contains(err.Error(), etcd.logPath) {
-			err = fmt.Errorf("%w\n--- last lines of %s ---\n%s", err, etcd.logPath, tailFile(etcd.logPath, 10))
+			err = fmt.Errorf("%w\n%s", err, etcd.logTail(10))
 		}
 		return err
 	}

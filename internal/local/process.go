@@ -88,7 +88,12 @@ func (p *process) failure(err error) error {
 	if p.exited() {
 		msg = fmt.Sprintf("%s (exited: %v)", msg, p.waitErr)
 	}
-	return fmt.Errorf("%s\n--- last lines of %s ---\n%s", msg, p.logPath, tailFile(p.logPath, 25))
+	return fmt.Errorf("%s\n%s", msg, p.logTail(25))
+}
+
+// logTail is the last n lines of the process's log, under a header naming it.
+func (p *process) logTail(n int) string {
+	return fmt.Sprintf("--- last lines of %s ---\n%s", p.logPath, tailFile(p.logPath, n))
 }
 
 // waitReady polls ready until it returns nil, the process exits or ctx ends.
